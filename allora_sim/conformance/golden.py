@@ -1,0 +1,134 @@
+"""Golden reference data: locating, loading and comparing (`mechanism.md` §11–§12).
+
+The golden CSV files live beside the project (``../shared/golden``) or wherever
+``ALLORA_SIM_GOLDEN_DIR`` points; they are never copied into the project.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+__all__ = [
+    "ENV_VAR",
+    "Replay",
+    "FILE_NAMES",
+    "RELATIVE_TOLERANCE",
+    "Undetermined",
+    "compare",
+    "family_of",
+    "find_golden_dir",
+    "load_golden",
+]
+
+ENV_VAR = "ALLORA_SIM_GOLDEN_DIR"
+RELATIVE_TOLERANCE = 1e-9
+FILE_NAMES = (
+    "inference_synthesis_epochs.csv",
+    "tokenomics_months.csv",
+    "sortition_epochs.csv",
+)
+
+
+def find_golden_dir(explicit: str | os.PathLike[str] | None = None) -> Path | None:
+    """The golden directory: ``explicit``, else ``$ALLORA_SIM_GOLDEN_DIR``, else ``../shared/golden``
+    relative to the working directory or to the project checkout. ``None`` if none exists."""
+    candidates: list[Path] = []
+    if explicit is not None:
+        candidates.append(Path(explicit))
+    elif os.environ.get(ENV_VAR):
+        candidates.append(Path(os.environ[ENV_VAR]))
+    else:
+        project_root = Path(__file__).resolve().parents[2]
+        candidates += [Path.cwd() / ".." / "shared" / "golden", project_root.parent / "shared" / "golden"]
+    for c in candidates:
+        if c.is_dir():
+            return c.resolve()
+    return None
+
+
+def load_golden(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """Read a golden CSV indexed by its ``epoch`` column, with the file's own column names.
+
+    Sortition flags follow the Go loader: empty → NaN (absent / false), ``true`` → 1.0.
+    """
+    path = Path(path)
+    df = pd.read_csv(path, index_col="epoch", keep_default_na=True)
+    for col in df.columns:
+        if df[col].dtype == object and col != "time":
+            low = df[col].astype(str).str.strip().str.lower()
+            if low.isin(["true", "false", "nan"]).all():
+                df[col] = low.map({"true": 1.0, "false": 0.0, "nan": np.nan}).astype(float)
+    return df
+
+
+def family_of(column: str) -> str:
+    """Column family: the name with every participant index replaced by ``*``."""
+    return re.sub(r"\d+", "*", column)
+
+
+@dataclass
+class Undetermined:
+    """Cells a replay cannot determine from the file, with the reason."""
+
+    reason: str
+    cells: list[tuple[object, str]] = field(default_factory=list)
+
+    def add(self, row: object, columns: Iterable[str]) -> None:
+        self.cells.extend((row, c) for c in columns)
+
+
+@dataclass
+class Replay:
+    """What a replay produces: the frame (golden columns and index), which columns are inputs,
+    and the cells it could not determine."""
+
+    frame: pd.DataFrame
+    inputs: set[str]
+    undetermined: list[Undetermined]
+
+
+def compare(
+    golden: pd.DataFrame,
+    replayed: pd.DataFrame,
+    inputs: set[str],
+    tolerance: float = RELATIVE_TOLERANCE,
+) -> pd.DataFrame:
+    """Per column family: cells checked, worst relative error and whether all are in tolerance.
+
+    Relative error is ``|v − g| / |g|``; where the golden value is 0 the replayed value must be
+    exactly 0 (the Go tests' ``InEpsilon`` rule). Cells the replay left NaN are counted as
+    undetermined, not checked. Input columns are not compared.
+    """
+    rows = []
+    cols = [c for c in golden.columns if c not in inputs and c != "time"]
+    fams: dict[str, list[str]] = {}
+    for c in cols:
+        fams.setdefault(family_of(c), []).append(c)
+    for fam, members in fams.items():
+        g = golden[members].to_numpy(dtype=float)
+        v = replayed[members].to_numpy(dtype=float)
+        gold_known = ~np.isnan(g)
+        checked = gold_known & ~np.isnan(v)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            rel = np.where(g == 0, np.where(v == 0, 0.0, np.inf), np.abs(v - g) / np.abs(g))
+        rel = np.where(checked, rel, 0.0)
+        worst = float(rel.max()) if checked.any() else float("nan")
+        rows.append(
+            {
+                "family": fam,
+                "columns": len(members),
+                "checked": int(checked.sum()),
+                "undetermined": int((gold_known & np.isnan(v)).sum()),
+                "worst_rel_error": worst,
+                "tolerance": tolerance,
+                "ok": bool(checked.any() and worst <= tolerance) or not gold_known.any(),
+            }
+        )
+    return pd.DataFrame(rows)

@@ -1,0 +1,95 @@
+"""Array versions of the chain's numeric helpers (``math/utils.go``; `mechanism.md` §0).
+
+Every function works on the last axis and broadcasts over any leading (batch) axes.
+Membership of an element in a set is given by a boolean ``mask`` of the same shape;
+masked-out elements never influence the result.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.typing import NDArray
+
+Array = NDArray[np.float64]
+Mask = NDArray[np.bool_]
+
+__all__ = [
+    "Array",
+    "Mask",
+    "ema",
+    "masked_median",
+    "masked_std",
+    "phi",
+    "phi_prime",
+    "quantile_of_decs",
+]
+
+
+def masked_std(x: Array, mask: Mask) -> Array:
+    """Sample standard deviation with Bessel's correction over the masked elements.
+
+    Mirrors ``alloraMath.StdDev`` (§0): ``sqrt(Σ(x−mean)²/(n−1))``, and 0 when n ≤ 1.
+    """
+    n = mask.sum(axis=-1)
+    xm = np.where(mask, x, 0.0)
+    mean = xm.sum(axis=-1) / np.maximum(n, 1)
+    dev = np.where(mask, x - mean[..., None], 0.0)
+    ss = np.einsum("...i,...i->...", dev, dev)
+    out: Array = np.sqrt(ss / np.maximum(n - 1, 1))
+    return np.where(n > 1, out, 0.0)
+
+
+def quantile_of_decs(x: Array, mask: Mask, q: float | Array) -> Array:
+    """Quantile of the masked elements as the chain computes it (``GetQuantileOfDecs``, §0).
+
+    Sort descending, position ``(1−q)(n−1)``, interpolate linearly between the values at the
+    floor and ceil positions. Empty input gives 0.
+    """
+    n = mask.sum(axis=-1)
+    desc = -np.sort(np.where(mask, -x, np.inf), axis=-1)
+    pos = (1.0 - np.asarray(q, dtype=np.float64)) * np.maximum(n - 1, 0)
+    lo = np.floor(pos)
+    hi = np.ceil(pos)
+    lo_i = lo.astype(np.intp)[..., None]
+    hi_i = hi.astype(np.intp)[..., None]
+    v_lo = np.take_along_axis(desc, lo_i, axis=-1)[..., 0]
+    v_hi = np.take_along_axis(desc, hi_i, axis=-1)[..., 0]
+    with np.errstate(invalid="ignore"):
+        out = v_lo + (pos - lo) * (v_hi - v_lo)
+        out = np.where(lo == hi, v_lo, out)
+    return np.where(n > 0, out, 0.0)
+
+
+def masked_median(x: Array, mask: Mask) -> Array:
+    """Median of the masked elements (``alloraMath.Median``): the mean of the two middle values
+    for an even count, 0 for an empty set."""
+    n = mask.sum(axis=-1)
+    asc = np.sort(np.where(mask, x, np.inf), axis=-1)
+    lo = np.maximum((n - 1) // 2, 0)[..., None]
+    hi = np.maximum(n // 2, 0)[..., None]
+    v_lo = np.take_along_axis(asc, lo, axis=-1)[..., 0]
+    v_hi = np.take_along_axis(asc, hi, axis=-1)[..., 0]
+    with np.errstate(invalid="ignore"):
+        out = np.where(n % 2 == 1, v_hi, (v_lo + v_hi) / 2.0)
+    return np.where(n > 0, out, 0.0)
+
+
+def ema(alpha: float | Array, current: Array, previous: Array, first_time: Mask | bool) -> Array:
+    """``alloraMath.CalcEma``: ``α·current + (1−α)·previous``, or ``current`` the first time."""
+    with np.errstate(invalid="ignore"):
+        smoothed = alpha * current + (1.0 - alpha) * previous
+    return np.where(first_time, current, smoothed)
+
+
+def phi_prime(p: float, c: float, x: Array) -> Array:
+    """``alloraMath.Gradient``: φ'_{p,c}(x) = p / (1 + exp(p·(c − x))) (§0)."""
+    with np.errstate(over="ignore"):
+        return p / (1.0 + np.exp(p * (c - x)))
+
+
+def phi(p: float, c: float, x: Array) -> Array:
+    """``alloraMath.Phi``: φ_{p,c}(x) = ln(1 + exp(p·(x − c))) (§0), overflow-safe."""
+    z = p * (x - c)
+    # ln(1 + e^z) = max(z, 0) + ln(1 + e^{-|z|}); identical to the direct form where it is finite.
+    direct = np.log1p(np.exp(np.minimum(z, 700.0)))
+    return np.where(z > 30.0, np.maximum(z, 0.0) + np.log1p(np.exp(-np.abs(z))), direct)
