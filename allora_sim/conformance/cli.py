@@ -60,9 +60,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     present = [gdir / n for n in FILE_NAMES if (gdir / n).is_file()]
     if not present:
-        print(
-            f"allora-sim-verify: {gdir} holds none of {', '.join(FILE_NAMES)}", file=sys.stderr
-        )
+        print(f"allora-sim-verify: {gdir} holds none of {', '.join(FILE_NAMES)}", file=sys.stderr)
         return 2
 
     misses = 0
@@ -78,17 +76,32 @@ def main(argv: list[str] | None = None) -> int:
         ]
         n_miss = int((report["status"] == "MISS").sum())
         misses += n_miss
-        print(f"\n{path.name}: {len(report)} computed column families, "
-              f"{int(report['checked'].sum())} cells checked, {n_miss} families out of tolerance")
+        print(
+            f"\n{path.name}: {len(report)} computed column families, "
+            f"{int(report['checked'].sum())} cells checked, {n_miss} families out of tolerance"
+        )
         shown = report if args.verbose else report[report["status"] != "ok"]
         worst = report.sort_values("worst_rel_error", ascending=False).head(1)
         if len(shown):
-            print(shown[["family", "columns", "checked", "undetermined", "worst_rel_error",
-                         "tolerance", "status"]].to_string(index=False))
+            print(
+                shown[
+                    [
+                        "family",
+                        "columns",
+                        "checked",
+                        "undetermined",
+                        "worst_rel_error",
+                        "tolerance",
+                        "status",
+                    ]
+                ].to_string(index=False)
+            )
         if len(worst):
             w = worst.iloc[0]
-            print(f"  worst family: {w['family']}  rel. error {w['worst_rel_error']:.3g} "
-                  f"(tolerance {args.tolerance:g})")
+            print(
+                f"  worst family: {w['family']}  rel. error {w['worst_rel_error']:.3g} "
+                f"(tolerance {args.tolerance:g})"
+            )
         for fam, why in open_fams.items():
             print(f"  open (spec §15): {fam}: {why}")
         for und in result.undetermined:

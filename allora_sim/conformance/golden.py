@@ -17,9 +17,9 @@ import pandas as pd
 
 __all__ = [
     "ENV_VAR",
-    "Replay",
     "FILE_NAMES",
     "RELATIVE_TOLERANCE",
+    "Replay",
     "Undetermined",
     "compare",
     "family_of",
@@ -37,8 +37,9 @@ FILE_NAMES = (
 
 
 def find_golden_dir(explicit: str | os.PathLike[str] | None = None) -> Path | None:
-    """The golden directory: ``explicit``, else ``$ALLORA_SIM_GOLDEN_DIR``, else ``../shared/golden``
-    relative to the working directory or to the project checkout. ``None`` if none exists."""
+    """The golden directory: ``explicit``, else ``$ALLORA_SIM_GOLDEN_DIR``, else
+    ``../shared/golden`` relative to the working directory or to the project checkout.
+    ``None`` if none exists."""
     candidates: list[Path] = []
     if explicit is not None:
         candidates.append(Path(explicit))
@@ -46,7 +47,10 @@ def find_golden_dir(explicit: str | os.PathLike[str] | None = None) -> Path | No
         candidates.append(Path(os.environ[ENV_VAR]))
     else:
         project_root = Path(__file__).resolve().parents[2]
-        candidates += [Path.cwd() / ".." / "shared" / "golden", project_root.parent / "shared" / "golden"]
+        candidates += [
+            Path.cwd() / ".." / "shared" / "golden",
+            project_root.parent / "shared" / "golden",
+        ]
     for c in candidates:
         if c.is_dir():
             return c.resolve()

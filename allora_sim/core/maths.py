@@ -8,10 +8,10 @@ masked-out elements never influence the result.
 from __future__ import annotations
 
 import numpy as np
-from numpy.typing import NDArray
 
-Array = NDArray[np.float64]
-Mask = NDArray[np.bool_]
+# Aliases documenting intent: float64 values, boolean membership masks (batch axes first).
+Array = np.ndarray
+Mask = np.ndarray
 
 __all__ = [
     "Array",

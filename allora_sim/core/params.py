@@ -135,7 +135,11 @@ class ModuleParams(_Validated):
                 self.max_unfulfilled_reputer_requests >= 0,
                 ">= 0",
             ),
-            ("topic_reward_stake_importance", 0 <= self.topic_reward_stake_importance <= 1, closed01),
+            (
+                "topic_reward_stake_importance",
+                0 <= self.topic_reward_stake_importance <= 1,
+                closed01,
+            ),
             (
                 "topic_reward_fee_revenue_importance",
                 0 <= self.topic_reward_fee_revenue_importance <= 1,
@@ -235,8 +239,9 @@ class TopicParams(_Validated):
 class MintParams(_Validated):
     """Mint-module parameters (``x/mint/types/params.go`` ``DefaultParams``, §10.3).
 
-    ``max_supply`` is in uallo (1e27 uallo = 1e9 ALLO). ``previous_percentage_reward_to_staked_reputers``
-    is the genesis value of the stored ratio f_rep the emission cap uses (§9.1).
+    ``max_supply`` is in uallo (1e27 uallo = 1e9 ALLO).
+    ``previous_percentage_reward_to_staked_reputers`` is the genesis value of the stored ratio
+    f_rep the emission cap uses (§9.1).
     """
 
     max_supply: int = 10**27

@@ -1,0 +1,359 @@
+"""Inference synthesis: the network inferences the chain's query returns (`mechanism.md` §2).
+
+All variants the chain computes one by one — combined, naive, one-out per inferer (with the
+forecast-implied inferences recomputed without that inferer), one-out per forecaster, one-in per
+forecaster — are evaluated together: each variant is a row of membership masks and regrets over
+the concatenated inferer + forecaster axis, and one call of :func:`regret_weights` plus one
+weighted average does them all. Shapes: ``B`` topics, ``N`` inferer slots, ``K`` forecaster slots.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from allora_sim.core.bundle import ValueBundle
+from allora_sim.core.maths import Array, Mask, masked_median, masked_std, phi_prime
+
+__all__ = [
+    "ERROR_BAR_PERCENTILES",
+    "NetworkInferences",
+    "RegretStore",
+    "forecast_implied_inferences",
+    "regret_weights",
+    "synthesize",
+    "weighted_percentiles",
+]
+
+ERROR_BAR_PERCENTILES = np.array([2.28, 15.87, 50.0, 84.13, 97.72])
+
+
+@dataclass(frozen=True)
+class RegretStore:
+    """The topic's nine regret stores (§3.2), NaN where nothing is stored yet.
+
+    ``oneout_inferer_inferer[b, j', j]`` is inferer j's regret in the network without inferer j';
+    the other pair stores follow the same (withheld or one-in worker, worker) key order.
+    """
+
+    inferer: Array  # (B, N)  R_j
+    forecaster: Array  # (B, K)  R_k
+    naive_inferer: Array  # (B, N)  R⁻_j
+    oneout_inferer_inferer: Array  # (B, N, N)  R⁻_{j'→j}
+    oneout_inferer_forecaster: Array  # (B, N, K)  R⁻_{j'→k}
+    oneout_forecaster_inferer: Array  # (B, K, N)  R⁻_{k'→j}
+    oneout_forecaster_forecaster: Array  # (B, K, K)  R⁻_{k'→k}
+    onein_forecaster_inferer: Array  # (B, K, N)  R⁺_{k→j}
+    onein_forecaster_self: Array  # (B, K)  R⁺_{k→k}
+
+    @staticmethod
+    def empty(b: int, n: int, k: int) -> RegretStore:
+        def nan(*shape: int) -> Array:
+            return np.full((b, *shape), np.nan)
+
+        return RegretStore(
+            nan(n), nan(k), nan(n), nan(n, n), nan(n, k), nan(k, n), nan(k, k), nan(k, n), nan(k)
+        )
+
+
+@dataclass(frozen=True)
+class NetworkInferences:
+    """What ``GetNetworkInferences`` returns, plus the values reputers need to report losses.
+
+    ``values`` holds every entry (NaN where the chain computes none). ``inferer_weight`` /
+    ``forecaster_weight`` are the combined inference's regret-informed weights (NaN when the
+    chain returns none: single inference or median mode). ``error_bars`` are the weighted
+    percentiles :data:`ERROR_BAR_PERCENTILES` (§2.5). ``forecasted_regret[b, k, j]`` is
+    ``L_prev − f_kj`` (§2.3). ``mode``: 0 no inference, 1 single inference, 2 median (no loss
+    bundle yet), 3 full synthesis.
+    """
+
+    values: ValueBundle
+    inferer_weight: Array  # (B, N)
+    forecaster_weight: Array  # (B, K)
+    error_bars: Array  # (B, 5)
+    forecasted_regret: Array  # (B, K, N)
+    mode: np.ndarray  # (B,) int
+
+
+def regret_weights(
+    regret: Array, member: Mask, epsilon: float, p_norm: float, c_norm: float
+) -> Array:
+    """Regret-informed weights over the members of one list (``calcWeightsGivenWorkers`` +
+    ``CalcWeightFromNormalizedRegret``, §2.1).
+
+    ``regret`` and ``member`` share a shape ``(..., n)``; the last axis is the concatenated list
+    of inferers and forecasters whose regrets enter σ and the maximum. Non-members get weight 0.
+    """
+    d = np.abs(masked_std(regret, member)) + epsilon
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = regret / d[..., None]
+    r_max = np.max(np.where(member, r, -np.inf), axis=-1, keepdims=True)
+    upper = c_norm + 6.75 / p_norm
+    anchor = c_norm - 8.25 / p_norm
+    zero_below = c_norm - 17.25 / p_norm
+    capped = np.minimum(r, upper)
+    shifted = np.where(r_max < anchor, capped - r_max + anchor, capped)
+    w = np.where(shifted < zero_below, 0.0, phi_prime(p_norm, c_norm, shifted))
+    return np.where(member, w, 0.0)
+
+
+def forecast_implied_inferences(
+    inference: Array,
+    inferer_sets: Mask,
+    forecast: Array,
+    element: Mask,
+    network_loss: Array,
+    all_new: Mask,
+    epsilon: float,
+    p_norm: float,
+    c_norm: float,
+) -> Array:
+    """Forecast-implied inference of every forecaster for every inferer list
+    (``CalcForecastImpliedInferences``, §2.3).
+
+    Args:
+        inference: ``(B, N)`` inferences I_j.
+        inferer_sets: ``(B, C, N)`` the inferer list A of each context (the full list, and the
+            one-out lists J \\ {j'}); σ and the maximum run over forecast elements inside A.
+        forecast: ``(B, K, N)`` forecasted losses f_kj.
+        element: ``(B, K, N)`` forecast elements whose inferer has an inference.
+        network_loss: ``(B,)`` the latest network loss L_prev.
+        all_new: ``(B,)`` topic initial regret is exactly 0 (median of the elements' inferences).
+
+    Returns:
+        ``(B, C, K)`` forecast-implied inferences; NaN where the forecaster has no element or
+        its weight sum is exactly 0 (the chain then drops it).
+    """
+    forecasted_regret = network_loss[:, None, None] - forecast  # (B, K, N)
+    n_elements = element.sum(axis=-1)  # (B, K)
+    in_list = element[:, None, :, :] & inferer_sets[:, :, None, :]  # (B, C, K, N)
+    regrets = np.broadcast_to(forecasted_regret[:, None], in_list.shape)
+    w = regret_weights(regrets, in_list, epsilon, p_norm, c_norm)
+    # A forecast with a single element gives that element weight 1, whatever the list.
+    single = (n_elements == 1)[:, None, :, None] & element[:, None]
+    w = np.where(single, 1.0, w)
+    w = np.where(element[:, None], w, 0.0)
+    num = np.einsum("bckn,bn->bck", w, np.where(np.isfinite(inference), inference, 0.0))
+    den = w.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        weighted = np.where(den != 0.0, num / den, np.nan)
+    median = masked_median(np.broadcast_to(inference[:, None, :], element.shape), element)
+    implied = np.where(all_new[:, None, None], median[:, None, :], weighted)
+    return np.where((n_elements > 0)[:, None, :], implied, np.nan)
+
+
+def _weighted_average(
+    values: Array, member: Mask, weights: Array, n_inferers: int, all_new: Mask, eps_safe: float
+) -> Array:
+    """``calcWeightedInference`` (§2.2) over rows of (inferers ‖ forecasters)."""
+    usable = member & np.isfinite(values) & (weights != 0.0)
+    vals = np.where(usable, values, 0.0)
+    num = np.einsum("...i,...i->...", np.where(usable, weights, 0.0), vals)
+    den = np.where(usable, weights, 0.0).sum(axis=-1)
+    den = np.where(den < eps_safe, eps_safe, den)
+    regret_weighted = num / den
+    inf_member = member[..., :n_inferers]
+    inf_vals = np.where(inf_member, values[..., :n_inferers], 0.0)
+    count = inf_member.sum(axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = inf_vals.sum(axis=-1) / count
+        mean = np.where(count < 1, 0.0, mean)
+    return np.where(all_new, mean, regret_weighted)
+
+
+def weighted_percentiles(values: Array, weights: Array, valid: Mask, percentiles: Array) -> Array:
+    """``alloraMath.WeightedPercentile`` (§2.5) on rows: sort by value, plotting positions
+    ``(C_i − w_i/2)/C_n``, linear interpolation clamped to the end values. ``(B, P) → (B, Q)``."""
+    order = np.argsort(np.where(valid, values, np.inf), axis=-1, kind="stable")
+    v = np.take_along_axis(values, order, axis=-1)
+    w = np.take_along_axis(np.where(valid, weights, 0.0), order, axis=-1)
+    ok = np.take_along_axis(valid, order, axis=-1)
+    n = ok.sum(axis=-1)
+    csw = np.cumsum(w, axis=-1)
+    total = np.take_along_axis(csw, np.maximum(n - 1, 0)[:, None], axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        xp = np.where(ok, (csw - w / 2.0) / total, np.inf)
+    q = (percentiles / 100.0)[None, :]  # (1, Q)
+    last = np.maximum(n - 1, 0)[:, None]
+    x_first = xp[:, :1]
+    x_last = np.take_along_axis(xp, last, axis=-1)
+    v_first = v[:, :1]
+    v_last = np.take_along_axis(v, last, axis=-1)
+    # j = number of interior knots xp[1..n-1] at or below q (sort.Search in the chain)
+    j = (xp[:, None, 1:] <= q[:, :, None]).sum(axis=-1)  # (B, Q)
+    j1 = np.minimum(j + 1, np.maximum(n - 1, 0)[:, None])
+    xj = np.take_along_axis(xp, j, axis=-1)
+    xj1 = np.take_along_axis(xp, j1, axis=-1)
+    vj = np.take_along_axis(v, j, axis=-1)
+    vj1 = np.take_along_axis(v, j1, axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = (q - xj) / (xj1 - xj)
+        inner = vj * (1.0 - t) + vj1 * t
+    out = np.where(q <= x_first, v_first, np.where(q >= x_last, v_last, inner))
+    return np.where((n > 0)[:, None], out, np.nan)
+
+
+def synthesize(
+    inference: Array,
+    inferer_present: Mask,
+    forecast: Array,
+    forecast_element: Mask,
+    regrets: RegretStore,
+    initial_regret: Array,
+    network_loss: Array,
+    epsilon: float,
+    p_norm: float,
+    c_norm: float,
+    epsilon_safe_div: float,
+) -> NetworkInferences:
+    """All network inferences of one epoch for a batch of topics (``GetNetworkInferences`` →
+    ``CalcNetworkInferences``, §2).
+
+    Args:
+        inference: ``(B, N)`` inferences; ``inferer_present`` marks submitted slots.
+        forecast: ``(B, K, N)`` forecasted losses; ``forecast_element`` marks elements present
+            (forecaster submitted the element and the inferer has an inference).
+        regrets: the regret stores after the previous epoch (NaN = not stored → the topic's
+            ``initial_regret``, as the keeper's getters return).
+        initial_regret: ``(B,)`` topic InitialRegret; exactly 0 means "all inferers new".
+        network_loss: ``(B,)`` combined loss of the latest network-loss bundle; NaN when the
+            topic has none yet (median mode).
+        epsilon, p_norm: topic ε and PNorm; c_norm, epsilon_safe_div: module CNorm, EpsilonSafeDiv.
+    """
+    b, n = inference.shape
+    k = forecast.shape[1]
+    n_inf = inferer_present.sum(axis=-1)
+    has_loss = np.isfinite(network_loss)
+    mode = np.where(n_inf == 0, 0, np.where(n_inf == 1, 1, np.where(has_loss, 3, 2)))
+    all_new = initial_regret == 0.0
+    loss_prev = np.where(has_loss, network_loss, 0.0)
+    element = forecast_element & inferer_present[:, None, :]
+
+    def fill(r: Array) -> Array:
+        shape = (b,) + (1,) * (r.ndim - 1)
+        return np.where(np.isnan(r), initial_regret.reshape(shape), r)
+
+    r_inf, r_fc, r_naive = (
+        fill(regrets.inferer),
+        fill(regrets.forecaster),
+        fill(regrets.naive_inferer),
+    )
+    r_ooii = fill(regrets.oneout_inferer_inferer)
+    r_ooif = fill(regrets.oneout_inferer_forecaster)
+    r_oofi = fill(regrets.oneout_forecaster_inferer)
+    r_ooff = fill(regrets.oneout_forecaster_forecaster)
+    r_oni = fill(regrets.onein_forecaster_inferer)
+    r_ons = fill(regrets.onein_forecaster_self)
+
+    # Forecast-implied inferences for the full inferer list (context 0) and each one-out list.
+    eye_n = np.eye(n, dtype=bool)
+    contexts = np.concatenate(
+        [inferer_present[:, None, :], inferer_present[:, None, :] & ~eye_n[None]], axis=1
+    )  # (B, 1+N, N)
+    implied = forecast_implied_inferences(
+        inference, contexts, forecast, element, loss_prev, all_new, epsilon, p_norm, c_norm
+    )
+    fc_implied = implied[:, 0]  # (B, K)
+    fc_in = np.isfinite(fc_implied)  # forecasters the chain keeps (K)
+    n_fc = fc_in.sum(axis=-1)
+    multi_fc = (n_fc >= 2)[:, None]
+
+    # Variant rows: combined, naive, one-out inferers (N), one-out forecasters (K), one-in (K).
+    eye_k = np.eye(k, dtype=bool)
+    inf_all = np.broadcast_to(inferer_present[:, None, :], (b, 1, n))
+    inf_member = np.concatenate(
+        [
+            inf_all,
+            inf_all,
+            inferer_present[:, None, :] & ~eye_n[None],
+            np.broadcast_to(inferer_present[:, None, :], (b, 2 * k, n)),
+        ],
+        axis=1,
+    )
+    fc_all = np.broadcast_to(fc_in[:, None, :], (b, 1, k))
+    fc_member = np.concatenate(
+        [
+            fc_all,
+            np.zeros((b, 1, k), dtype=bool),
+            np.broadcast_to(fc_in[:, None, :], (b, n, k)),
+            fc_in[:, None, :] & ~eye_k[None],
+            fc_in[:, None, :] & eye_k[None],
+        ],
+        axis=1,
+    )
+    inf_regret = np.concatenate(
+        [r_inf[:, None], r_naive[:, None], r_ooii, r_oofi, r_oni], axis=1
+    )  # (B, V, N)
+    onein_self = np.where(eye_k[None], r_ons[:, :, None], np.nan)  # (B, K, K) diag = self
+    fc_regret = np.concatenate(
+        [r_fc[:, None], np.zeros((b, 1, k)), r_ooif, r_ooff, onein_self], axis=1
+    )  # (B, V, K)
+    fc_values = np.concatenate(
+        [
+            fc_implied[:, None],
+            np.full((b, 1, k), np.nan),
+            implied[:, 1:],
+            np.broadcast_to(fc_implied[:, None], (b, 2 * k, k)),
+        ],
+        axis=1,
+    )  # (B, V, K)
+
+    member = np.concatenate([inf_member, fc_member], axis=-1)
+    regret = np.concatenate([inf_regret, fc_regret], axis=-1)
+    values = np.concatenate(
+        [np.broadcast_to(inference[:, None, :], inf_member.shape), fc_values], axis=-1
+    )
+    weights = regret_weights(regret, member, epsilon, p_norm, c_norm)
+    averaged = _weighted_average(values, member, weights, n, all_new[:, None], epsilon_safe_div)
+
+    full = mode == 3
+    combined = averaged[:, 0]
+    naive = averaged[:, 1]
+    oneout_inf = np.where(inferer_present, averaged[:, 2 : 2 + n], np.nan)
+    oneout_fc = np.where(fc_in & multi_fc, averaged[:, 2 + n : 2 + n + k], np.nan)
+    onein_fc = np.where(fc_in & multi_fc, averaged[:, 2 + n + k :], np.nan)
+    # One-out forecast-implied values (k, withheld j) for the forecasters the chain keeps.
+    oo_implied = np.where(
+        fc_in[:, :, None] & inferer_present[:, None, :], implied[:, 1:].transpose(0, 2, 1), np.nan
+    )
+
+    single_value = np.where(inferer_present, inference, 0.0).sum(axis=-1)
+    median = masked_median(inference, inferer_present)
+    combined = np.where(full, combined, np.where(mode == 1, single_value, median))
+    naive = np.where(full, naive, np.where(mode == 1, single_value, 0.0))
+    combined = np.where(mode == 0, np.nan, combined)
+    naive = np.where(mode == 0, np.nan, naive)
+    full_b = full[:, None]
+    values_out = ValueBundle(
+        combined=combined,
+        naive=naive,
+        inferer=np.where(inferer_present, inference, np.nan),
+        forecaster=np.where(full_b & fc_in, fc_implied, np.nan),
+        oneout_inferer=np.where(full_b, oneout_inf, np.nan),
+        oneout_forecaster=np.where(full_b, oneout_fc, np.nan),
+        onein_forecaster=np.where(full_b, onein_fc, np.nan),
+        oneout_inferer_forecaster=np.where(full[:, None, None], oo_implied, np.nan),
+    )
+
+    inf_w = np.where(full_b & inferer_present, weights[:, 0, :n], np.nan)
+    fc_w = np.where(full_b & fc_in, weights[:, 0, n:], np.nan)
+    bars = weighted_percentiles(
+        values[:, 0],
+        weights[:, 0],
+        member[:, 0] & np.isfinite(values[:, 0]),
+        ERROR_BAR_PERCENTILES,
+    )
+    bars = np.where(full_b, bars, np.nan)
+    forecasted_regret = np.where(
+        has_loss[:, None, None] & element, loss_prev[:, None, None] - forecast, np.nan
+    )
+    return NetworkInferences(
+        values=values_out,
+        inferer_weight=inf_w,
+        forecaster_weight=fc_w,
+        error_bars=bars,
+        forecasted_regret=forecasted_regret,
+        mode=mode,
+    )
