@@ -53,37 +53,81 @@ def adjusted_stakes(coefficient: Array, stake: Array, member: Mask) -> Array:
     return np.where(member, np.minimum(frac, 1.0), 0.0)
 
 
-def _scores(
+def _scores_general(
     adj: Array,
     losses0: Array,
     reported: Array,
     filled: Array,
-    entry: Mask,
-    base_consensus: Array | None,
+    not_entry: Array,
     eps_reputer: float,
     eps_safe: float,
-) -> tuple[Array, Array]:
-    """Consensus scores for C coefficient vectors at once.
+) -> Array:
+    """Consensus scores ``(B, M, C)`` for ``C`` adjusted-stake vectors ``adj (B, C, M)``.
 
-    adj ``(B, C, M)``; losses0 ``(B, M, E)`` (missing = 0); reported ``(B, M, E)`` as 0/1;
-    filled ``(B, M, E)`` missing entries replaced by the most distant value. Returns scores
-    ``(B, C, M)`` and the consensus ``(B, C, E)``.
+    ``losses0 (B, M, E)`` reported losses (missing = 0), ``reported (B, M, E)`` as 0/1,
+    ``filled`` missing entries replaced by the most distant value, ``not_entry (B, 1, E)`` 1.0
+    for entries nobody reported (excluded). The consensus of an entry averages only the
+    reputers that reported it (``GetStakeWeightedLossMatrix``); distances to the nudged consensus
+    vectors are taken relative to the first (un-nudged) one.
     """
-    num = adj @ losses0
-    den = adj @ reported
-    with np.errstate(invalid="ignore", divide="ignore"):
-        consensus = np.where(entry[:, None, :], num / den, 0.0)
-    norm = np.sqrt(np.einsum("bce,bce->bc", consensus, consensus))
-    norm = np.where(norm == 0.0, eps_safe, norm)
-    base = consensus[:, :1] if base_consensus is None else base_consensus
-    dev0 = np.where(entry[:, None, :], filled - base, 0.0)  # (B, M, E)
-    d0 = np.einsum("bme,bme->bm", dev0, dev0)  # (B, M)
+    consensus = (adj @ losses0) / (adj @ reported + not_entry)  # (B, C, E)
+    norm = np.sqrt((consensus * consensus).sum(axis=-1))  # (B, C)
+    base = consensus[:, :1]
+    dev0 = filled - base  # (B, M, E); zero on non-entries (both are 0 there)
     delta = consensus - base  # (B, C, E)
-    cross = dev0 @ delta.transpose(0, 2, 1)  # (B, M, C)
-    d2 = d0[:, :, None] - 2.0 * cross + np.einsum("bce,bce->bc", delta, delta)[:, None, :]
-    dist = np.sqrt(np.maximum(d2, 0.0)).transpose(0, 2, 1)  # (B, C, M)
-    score = 1.0 / (dist / norm[:, :, None] + eps_reputer)
-    return score, consensus
+    d2 = (
+        (dev0 * dev0).sum(axis=-1)[:, :, None]
+        - 2.0 * (dev0 @ delta.transpose(0, 2, 1))
+        + (delta * delta).sum(axis=-1)[:, None, :]
+    )  # (B, M, C)
+    return _score(d2, norm, eps_reputer, eps_safe)
+
+
+def _gram(losses: Array, member: Mask) -> tuple[Array, Array, Array]:
+    """Precomputation for :func:`_scores_gram`: the reputers' loss vectors relative to their plain
+    mean ``r``, their Gram matrix ``H``, their projections ``q = X·r`` and ``‖r‖²``."""
+    mf = member.astype(np.float64)
+    ref = (mf[:, None, :] @ losses) / np.maximum(mf.sum(axis=-1), 1.0)[:, None, None]  # (B,1,E)
+    x = (losses - ref) * mf[:, :, None]
+    gram = x @ x.transpose(0, 2, 1)  # (B, M, M)
+    q = (x @ ref.transpose(0, 2, 1))[..., 0]  # (B, M)
+    rr = (ref @ ref.transpose(0, 2, 1))[:, 0, 0]  # (B,)
+    return gram, q, rr
+
+
+def _scores_gram(
+    adj: Array, gram: Array, q: Array, rr: Array, eps_reputer: float, eps_safe: float
+) -> Array:
+    """Consensus scores ``(B, M, C)`` when every reputer reported every entry.
+
+    The consensus is then one combination of the reputers' loss vectors,
+    ``L̄_c = Σ_m π_cm L_m`` with ``π_c = Ŝ_c / Σ Ŝ_c``: written around the reputers' mean ``r``
+    (``L_m = r + X_m``), every distance ``‖L_m − L̄_c‖²`` and norm ``‖L̄_c‖²`` is a quadratic
+    form in ``π_c`` of the Gram matrix ``H = X Xᵀ`` (:func:`_gram`), so an iteration costs
+    O(M²) whatever the number of entries. Nudged values are accumulated as corrections to the
+    un-nudged ones, which keeps the finite-difference gradient accurate.
+    """
+    pi = adj / adj.sum(axis=-1, keepdims=True)  # (B, C, M)
+    p0 = pi[:, :1]  # (B, 1, M)
+    dpi = pi - p0
+    h_p0 = p0 @ gram  # (B, 1, M)
+    p0hp0 = (h_p0 * p0).sum(axis=-1)  # (B, 1)
+    h_d = dpi @ gram  # (B, C, M)
+    dhd = (h_d * dpi).sum(axis=-1)  # (B, C)
+    p0hd = (dpi * h_p0).sum(axis=-1)  # (B, C)
+    diag = np.diagonal(gram, axis1=1, axis2=2)  # (B, M)
+    d2_0 = diag - 2.0 * h_p0[:, 0] + p0hp0  # (B, M)
+    d2 = d2_0[:, :, None] + (dhd + 2.0 * p0hd)[:, None, :] - 2.0 * h_d.transpose(0, 2, 1)
+    norm_0 = rr[:, None] + 2.0 * (p0 * q[:, None]).sum(axis=-1) + p0hp0  # (B, 1)
+    norm_sq = norm_0 + 2.0 * (dpi * q[:, None]).sum(axis=-1) + dhd + 2.0 * p0hd
+    return _score(d2, np.sqrt(np.maximum(norm_sq, 0.0)), eps_reputer, eps_safe)
+
+
+def _score(d2: Array, norm: Array, eps_reputer: float, eps_safe: float) -> Array:
+    """``GetConsensusScore``: 1 / (‖L_m − L̄‖ / ‖L̄‖ + ε_rep); ‖L̄‖ = 0 → EpsilonSafeDiv."""
+    norm = np.where(norm == 0.0, eps_safe, norm)
+    dist = np.sqrt(np.maximum(d2, 0.0))
+    return 1.0 / (dist / norm[:, None, :] + eps_reputer)
 
 
 def reputer_consensus(
@@ -115,32 +159,54 @@ def reputer_consensus(
     smallest = np.min(np.where(reported, losses, np.inf), axis=1)  # (B, E)
     smallest = np.where(entry, smallest, 0.0)
     filled = np.where(reported, losses, smallest[:, None, :])
-    rep_f = reported.astype(np.float64)
+    # Topics where every reputer reported every entry take the Gram-matrix path.
+    complete = (reported == (entry[:, None, :] & member[:, :, None])).all(axis=(1, 2))
+    general = np.flatnonzero(~complete)
+    fast = np.flatnonzero(complete)
+    loss_gen, filled_gen = losses0[general], filled[general]
+    gram, q, rr = _gram(losses0[fast], member[fast])
+    rep_gen = reported[general].astype(np.float64)
+    not_entry = (~entry[general]).astype(np.float64)[:, None, :]
     s = np.where(member, stake, 0.0)
     sum_s = s.sum(axis=-1)
+    n_rep = member.sum(axis=-1)[:, None, None].astype(np.float64)
 
     a = np.where(member, np.where(np.isnan(coefficient), 1.0, coefficient), 0.0)
     a_scored = a.copy()
     score_out = np.zeros((b, m))
     running: np.ndarray = np.asarray(member.any(axis=-1))
     iterations = np.zeros(b, dtype=np.int64)
-    eye = np.eye(m, dtype=bool)
+    nudge_rows = np.arange(1, m + 1)
+    nudge_cols = np.arange(m)
+    coeffs = np.empty((b, m + 1, m))
+    score = np.empty((b, m, m + 1))
     for _ in range(max_iters):
         if not running.any():
             break
         step = np.where(a == 1.0, -0.001, 0.001)
-        nudged = a[:, None, :] + np.where(eye[None], step[:, :, None], 0.0)  # (B, M, M)
-        coeffs = np.concatenate([a[:, None, :], nudged], axis=1)  # (B, 1+M, M)
-        adj = adjusted_stakes(coeffs, s[:, None, :], member[:, None, :])
-        score, _ = _scores(
-            adj, losses0, rep_f, filled, entry, None, epsilon_reputer, epsilon_safe_div
-        )
-        weighted = np.einsum("bcm,bm->bc", score, s)
+        coeffs[:] = a[:, None, :]
+        coeffs[:, nudge_rows, nudge_cols] += step
         with np.errstate(invalid="ignore", divide="ignore"):
+            # GetAdjustedStake: min(1, N·a·S / Σ a·S) for the current and every nudged vector
+            a_s = coeffs * s[:, None, :]
+            adj = np.minimum(a_s * (n_rep / a_s.sum(axis=-1, keepdims=True)), 1.0)
+            if fast.size:
+                score[fast] = _scores_gram(
+                    adj[fast], gram, q, rr, epsilon_reputer, epsilon_safe_div
+                )
+            if general.size:
+                score[general] = _scores_general(
+                    adj[general],
+                    loss_gen,
+                    rep_gen,
+                    filled_gen,
+                    not_entry,
+                    epsilon_reputer,
+                    epsilon_safe_div,
+                )
+            weighted = (s[:, None, :] @ score)[:, 0]  # (B, C)
             grad = (1.0 - weighted[:, :1] / weighted[:, 1:]) / step
-        new = np.clip(a + learning_rate * grad, 0.0, 1.0)
-        new = np.where(member, new, 0.0)
-        with np.errstate(invalid="ignore", divide="ignore"):
+            new = np.where(member, np.clip(a + learning_rate * grad, 0.0, 1.0), 0.0)
             f_old = (a * s).sum(axis=-1) / sum_s
             f_new = (new * s).sum(axis=-1) / sum_s
             below = f_new < min_stake_fraction
@@ -148,9 +214,9 @@ def reputer_consensus(
             rescaled = a + (new - a) * ((min_stake_fraction - f_old) / (f_new - f_old))[:, None]
         nxt = np.where(below[:, None], np.where(stuck[:, None], a, rescaled), new)
         nxt = np.where(member, nxt, 0.0)
-        g_max = np.max(np.abs(nxt - a), axis=-1) / learning_rate
+        g_max = np.abs(nxt - a).max(axis=-1) / learning_rate
         upd = running[:, None]
-        score_out = np.where(upd, score[:, 0], score_out)
+        score_out = np.where(upd, score[:, :, 0], score_out)
         a_scored = np.where(upd, a, a_scored)
         a = np.where(upd, nxt, a)
         iterations = iterations + running

@@ -29,14 +29,17 @@ def masked_std(x: Array, mask: Mask) -> Array:
     """Sample standard deviation with Bessel's correction over the masked elements.
 
     Mirrors ``alloraMath.StdDev`` (§0): ``sqrt(Σ(x−mean)²/(n−1))``, and 0 when n ≤ 1.
+    Masked-out elements may hold anything (NaN included).
     """
-    n = mask.sum(axis=-1)
+    n = np.count_nonzero(mask, axis=-1)
     xm = np.where(mask, x, 0.0)
     mean = xm.sum(axis=-1) / np.maximum(n, 1)
-    dev = np.where(mask, x - mean[..., None], 0.0)
-    ss = np.einsum("...i,...i->...", dev, dev)
+    xm -= mean[..., None]
+    xm *= mask
+    ss = np.einsum("...i,...i->...", xm, xm)
     out: Array = np.sqrt(ss / np.maximum(n - 1, 1))
-    return np.where(n > 1, out, 0.0)
+    out[n <= 1] = 0.0
+    return out
 
 
 def quantile_of_decs(x: Array, mask: Mask, q: float | Array) -> Array:
@@ -46,6 +49,8 @@ def quantile_of_decs(x: Array, mask: Mask, q: float | Array) -> Array:
     floor and ceil positions. Empty input gives 0.
     """
     n = mask.sum(axis=-1)
+    if x.shape[-1] == 0:
+        return np.zeros(x.shape[:-1])
     desc = -np.sort(np.where(mask, -x, np.inf), axis=-1)
     pos = (1.0 - np.asarray(q, dtype=np.float64)) * np.maximum(n - 1, 0)
     lo = np.floor(pos)
@@ -64,6 +69,8 @@ def masked_median(x: Array, mask: Mask) -> Array:
     """Median of the masked elements (``alloraMath.Median``): the mean of the two middle values
     for an even count, 0 for an empty set."""
     n = mask.sum(axis=-1)
+    if x.shape[-1] == 0:
+        return np.zeros(x.shape[:-1])
     asc = np.sort(np.where(mask, x, np.inf), axis=-1)
     lo = np.maximum((n - 1) // 2, 0)[..., None]
     hi = np.maximum(n // 2, 0)[..., None]

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from allora_sim.core.bundle import ValueBundle
-from allora_sim.core.maths import Array, Mask, masked_median, masked_std, phi_prime
+from allora_sim.core.maths import Array, Mask, masked_median, masked_std
 
 __all__ = [
     "ERROR_BAR_PERCENTILES",
@@ -85,23 +85,31 @@ def regret_weights(
 
     ``regret`` and ``member`` share a shape ``(..., n)``; the last axis is the concatenated list
     of inferers and forecasters whose regrets enter σ and the maximum. Non-members get weight 0.
+    With ``U = c + 6.75/p``, ``A0 = c − 8.25/p``, ``Z = c − 17.25/p`` and ``r̂ = R/(σ + ε)``:
+    ``r = min(r̂, U)``, shifted by ``A0 − max r̂`` when ``max r̂ < A0``; ``w = 0`` below ``Z``,
+    else ``φ'_{p,c}(r)``.
     """
-    d = np.abs(masked_std(regret, member)) + epsilon
-    with np.errstate(invalid="ignore", divide="ignore"):
-        r = regret / d[..., None]
+    d = masked_std(regret, member) + epsilon
+    r = np.where(member, regret, 0.0)
+    r /= d[..., None]
     r_max = np.max(np.where(member, r, -np.inf), axis=-1, keepdims=True)
-    upper = c_norm + 6.75 / p_norm
     anchor = c_norm - 8.25 / p_norm
-    zero_below = c_norm - 17.25 / p_norm
-    capped = np.minimum(r, upper)
-    shifted = np.where(r_max < anchor, capped - r_max + anchor, capped)
-    w = np.where(shifted < zero_below, 0.0, phi_prime(p_norm, c_norm, shifted))
-    return np.where(member, w, 0.0)
+    np.minimum(r, c_norm + 6.75 / p_norm, out=r)
+    # (r − max) + A0 in the chain; adding the per-row offset once is the same up to one ulp
+    r += np.where(r_max < anchor, anchor - r_max, 0.0)
+    keep = member & (r >= c_norm - 17.25 / p_norm)
+    np.subtract(c_norm, r, out=r)
+    r *= p_norm
+    with np.errstate(over="ignore"):
+        np.exp(r, out=r)
+    r += 1.0
+    np.divide(p_norm, r, out=r)
+    r *= keep
+    return r
 
 
 def forecast_implied_inferences(
     inference: Array,
-    inferer_sets: Mask,
     forecast: Array,
     element: Mask,
     network_loss: Array,
@@ -110,38 +118,64 @@ def forecast_implied_inferences(
     p_norm: float,
     c_norm: float,
 ) -> Array:
-    """Forecast-implied inference of every forecaster for every inferer list
-    (``CalcForecastImpliedInferences``, §2.3).
+    """Forecast-implied inference of every forecaster, with the full inferer list and with each
+    inferer withheld (``CalcForecastImpliedInferences`` as called by ``GetCalcNetworkInferenceArgs``
+    and ``calcOneOutInfererInference``, §2.3–§2.4).
 
     Args:
         inference: ``(B, N)`` inferences I_j.
-        inferer_sets: ``(B, C, N)`` the inferer list A of each context (the full list, and the
-            one-out lists J \\ {j'}); σ and the maximum run over forecast elements inside A.
         forecast: ``(B, K, N)`` forecasted losses f_kj.
         element: ``(B, K, N)`` forecast elements whose inferer has an inference.
         network_loss: ``(B,)`` the latest network loss L_prev.
         all_new: ``(B,)`` topic initial regret is exactly 0 (median of the elements' inferences).
 
     Returns:
-        ``(B, C, K)`` forecast-implied inferences; NaN where the forecaster has no element or
-        its weight sum is exactly 0 (the chain then drops it).
+        ``(B, 1 + N, K)``: row 0 with the full inferer list, row ``1 + j`` with inferer j
+        withheld (σ and the maximum then run over the forecast's other elements). NaN where the
+        forecaster has no element or its weight sum is exactly 0 (the chain then drops it).
+
+    A forecast's value changes with the withheld inferer only if that inferer is one of its
+    elements, so the work is done on each forecast's compacted element list (at most
+    ``MaxElementsPerForecast`` long on chain) and spread back.
     """
-    forecasted_regret = network_loss[:, None, None] - forecast  # (B, K, N)
+    b, k, n = forecast.shape
     n_elements = element.sum(axis=-1)  # (B, K)
-    in_list = element[:, None, :, :] & inferer_sets[:, :, None, :]  # (B, C, K, N)
-    regrets = np.broadcast_to(forecasted_regret[:, None], in_list.shape)
-    w = regret_weights(regrets, in_list, epsilon, p_norm, c_norm)
+    e_max = int(n_elements.max()) if n_elements.size else 0
+    if e_max == 0:
+        return np.full((b, 1 + n, k), np.nan)
+    order = np.argsort(~element, axis=-1, kind="stable")[..., :e_max]  # (B, K, E)
+    valid = np.take_along_axis(element, order, axis=-1)
+    regret = np.take_along_axis(network_loss[:, None, None] - forecast, order, axis=-1)
+    value = np.take_along_axis(
+        np.broadcast_to(
+            np.where(np.isfinite(inference), inference, 0.0)[:, None, :], forecast.shape
+        ),
+        order,
+        axis=-1,
+    )
+    # Context 0: every element; context 1 + s: element slot s withheld.
+    withhold = np.concatenate([np.zeros((1, e_max), dtype=bool), np.eye(e_max, dtype=bool)])
+    member = valid[:, None] & ~withhold[None, :, None, :]  # (B, 1+E, K, E)
+    w = regret_weights(
+        np.broadcast_to(regret[:, None], member.shape), member, epsilon, p_norm, c_norm
+    )
     # A forecast with a single element gives that element weight 1, whatever the list.
-    single = (n_elements == 1)[:, None, :, None] & element[:, None]
+    single = (n_elements == 1)[:, None, :, None] & valid[:, None]
     w = np.where(single, 1.0, w)
-    w = np.where(element[:, None], w, 0.0)
-    num = np.einsum("bckn,bn->bck", w, np.where(np.isfinite(inference), inference, 0.0))
+    num = (w * value[:, None]).sum(axis=-1)
     den = w.sum(axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
-        weighted = np.where(den != 0.0, num / den, np.nan)
+        compact = np.where(den != 0.0, num / den, np.nan)  # (B, 1+E, K)
     median = masked_median(np.broadcast_to(inference[:, None, :], element.shape), element)
-    implied = np.where(all_new[:, None, None], median[:, None, :], weighted)
-    return np.where((n_elements > 0)[:, None, :], implied, np.nan)
+    compact = np.where(all_new[:, None, None], median[:, None, :], compact)
+    compact = np.where((n_elements > 0)[:, None, :], compact, np.nan)
+    # Spread back: withholding inferer j changes forecaster k only if j is one of its elements.
+    slot = np.argsort(np.argsort(~element, axis=-1, kind="stable"), axis=-1)  # (B, K, N)
+    ctx = np.where(element, slot + 1, 0).transpose(0, 2, 1)  # (B, N, K)
+    bi = np.arange(b)[:, None, None]
+    ki = np.arange(k)[None, None, :]
+    oneout = compact[bi, ctx, ki]  # (B, N, K)
+    return np.concatenate([compact[:, :1], oneout], axis=1)
 
 
 def _weighted_average(
@@ -247,13 +281,10 @@ def synthesize(
     r_oni = fill(regrets.onein_forecaster_inferer)
     r_ons = fill(regrets.onein_forecaster_self)
 
-    # Forecast-implied inferences for the full inferer list (context 0) and each one-out list.
+    # Forecast-implied inferences for the full inferer list (row 0) and each one-out list.
     eye_n = np.eye(n, dtype=bool)
-    contexts = np.concatenate(
-        [inferer_present[:, None, :], inferer_present[:, None, :] & ~eye_n[None]], axis=1
-    )  # (B, 1+N, N)
     implied = forecast_implied_inferences(
-        inference, contexts, forecast, element, loss_prev, all_new, epsilon, p_norm, c_norm
+        inference, forecast, element, loss_prev, all_new, epsilon, p_norm, c_norm
     )
     fc_implied = implied[:, 0]  # (B, K)
     fc_in = np.isfinite(fc_implied)  # forecasters the chain keeps (K)
