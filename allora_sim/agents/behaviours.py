@@ -1,0 +1,549 @@
+"""Behaviours: strategy objects acting for a whole group of agents at once (arrays in and out).
+
+A behaviour is chosen per group in the population config (``population.<role>.<i>.behaviour``
+with ``params``). It is built once per scenario with the group's members — ``(topic, slot)`` index
+arrays into the model's per-topic arrays — and its own random generator, so an attack or a new
+model of a participant is a new behaviour class, not a new model.
+
+Roles and their calls, once per epoch:
+
+* inferers: ``infer(ctx) -> (members,)`` inferences of the epoch's target;
+* forecasters: ``forecast(ctx) -> (members, N)`` forecasted log10 losses of each inferer
+  (NaN = no forecast element);
+* reputers: ``report(ctx, exact) -> ValueBundle`` of the members' reported losses, given the
+  exact log10 losses of every network-inference entry; ``stake`` is each member's initial stake;
+* consumers: ``pay(ctx) -> (members,)`` amounts (ALLO) paid to the topic this epoch.
+
+Stateful behaviours (online models, forecasters) update themselves from ``ctx.revealed``: the
+ground truth of an earlier epoch once its lag has passed, with the inferences and their losses.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import MISSING, dataclass, fields
+from typing import Any, ClassVar
+
+import numpy as np
+
+from allora_sim.core import ValueBundle
+
+__all__ = [
+    "BEHAVIOURS",
+    "Behaviour",
+    "EpochContext",
+    "Revealed",
+    "build_behaviour",
+    "validate_behaviour",
+]
+
+
+@dataclass(frozen=True)
+class Revealed:
+    """An earlier epoch whose ground truth has just been revealed (all arrays per topic)."""
+
+    epoch: int
+    truth: np.ndarray  # (T,)
+    context: np.ndarray  # (T,)
+    inference: np.ndarray  # (T, N) inferers' inferences of that epoch
+    inferer_loss: np.ndarray  # (T, N) their log10 losses
+
+
+@dataclass(frozen=True)
+class EpochContext:
+    """What behaviours see when they act in an epoch.
+
+    ``truth`` is the epoch's target (only oracle-like behaviours, which model skill as noise
+    around the truth, may read it); ``context`` the observable regime; ``scale`` the target's
+    typical size (the world's volatility), so skills are stated in units of it.
+    """
+
+    epoch: int
+    truth: np.ndarray  # (T,)
+    context: np.ndarray  # (T,) int in [0, n_contexts)
+    n_contexts: int  # 0 when the world has no context
+    scale: np.ndarray  # (T,)
+    n_inferers: int
+    revealed: Revealed | None
+    loss: Any  # callable (prediction, truth) -> log10 loss
+
+
+class Behaviour:
+    """Base class: holds the group's members and generator; subclasses define ``Params``."""
+
+    role: ClassVar[str]
+    name: ClassVar[str]
+    Params: ClassVar[type]
+
+    def __init__(
+        self, params: Any, topics: np.ndarray, slots: np.ndarray, rng: np.random.Generator
+    ) -> None:
+        self.params = params
+        self.topics = topics
+        self.slots = slots
+        self.rng = rng
+        self.size = len(slots)
+        # position of each member within its topic's part of the group
+        self.rank = slots - np.min(slots) if self.size else slots
+        self.per_topic = int(self.rank.max()) + 1 if self.size else 0
+        self.setup()
+
+    def setup(self) -> None:
+        """Draw per-member parameters (called once)."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Inferers
+
+
+class Inferer(Behaviour):
+    role = "inferers"
+
+    def infer(self, ctx: EpochContext) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class NoisyOracleParams:
+    """Research target T26: error scale 10^N(log10(error·σ), log10(spread)), bias N(0, bias·σ);
+    each epoch one member outperforms with its error times ``outperformer``."""
+
+    error: float = 2.0
+    spread: float = 1.5
+    bias: float = 0.3
+    outperformer: float = 0.5
+
+    def check(self, key: str) -> None:
+        _positive(key, "error", self.error)
+        _at_least(key, "spread", self.spread, 1.0)
+        _non_negative(key, "bias", self.bias)
+        _probability(key, "outperformer", self.outperformer)
+
+
+class NoisyOracle(Inferer):
+    """An inferer with fixed skill and bias: the truth plus its bias plus noise of its own scale.
+
+    Each member's error scale is drawn once (lognormal around ``error``·σ). Each epoch one member
+    per topic is the outperformer, its error scaled by ``outperformer`` (T26): the member whose
+    position in the group equals the epoch's context (modulo the group size) when the world has
+    a context — what context-aware forecasters can learn — else a random member.
+    """
+
+    name = "noisy_oracle"
+    Params = NoisyOracleParams
+
+    def setup(self) -> None:
+        p = self.params
+        self.skill = 10 ** self.rng.normal(math.log10(p.error), math.log10(p.spread), self.size)
+        self.bias = self.rng.normal(0.0, p.bias, self.size)
+
+    def infer(self, ctx: EpochContext) -> np.ndarray:
+        scale = ctx.scale[self.topics]
+        if ctx.n_contexts > 0:
+            star = ctx.context[self.topics] % max(self.per_topic, 1)
+        else:
+            star = self.rng.integers(max(self.per_topic, 1), size=len(ctx.context))[self.topics]
+        err = np.where(self.rank == star, self.skill * self.params.outperformer, self.skill)
+        noise = self.rng.normal(0.0, 1.0, self.size) * err
+        return ctx.truth[self.topics] + (self.bias + noise) * scale
+
+
+@dataclass(frozen=True)
+class SpecialistParams:
+    """Good (error ``good``·σ) in regime ``regime`` and poor (``poor``·σ) elsewhere.
+    ``regime = -1`` spreads the group's members over the world's regimes in turn."""
+
+    regime: int = -1
+    good: float = 0.2
+    poor: float = 3.0
+
+    def check(self, key: str) -> None:
+        _positive(key, "good", self.good)
+        _positive(key, "poor", self.poor)
+        _int_at_least(key, "regime", self.regime, -1)
+
+
+class RegimeSpecialist(Inferer):
+    """An inferer whose skill depends on the regime: the context Allora is built to exploit."""
+
+    name = "regime_specialist"
+    Params = SpecialistParams
+
+    def infer(self, ctx: EpochContext) -> np.ndarray:
+        p = self.params
+        home = self.rank % max(ctx.n_contexts, 1) if p.regime < 0 else p.regime
+        at_home = ctx.context[self.topics] == home
+        err = np.where(at_home, p.good, p.poor)
+        noise = self.rng.normal(0.0, 1.0, self.size) * err
+        return ctx.truth[self.topics] + noise * ctx.scale[self.topics]
+
+
+@dataclass(frozen=True)
+class OnlineParams:
+    """Exponentially weighted mean (``kind=ewma``) or AR(1) (``kind=ar1``) of the revealed
+    series, with weight ``alpha`` on the newest value."""
+
+    kind: str = "ewma"
+    alpha: float = 0.1
+
+    def check(self, key: str) -> None:
+        if self.kind not in ("ewma", "ar1"):
+            raise _bad(key, "kind", self.kind, "one of 'ewma', 'ar1'")
+        _probability(key, "alpha", self.alpha, open_low=True)
+
+
+class OnlineModel(Inferer):
+    """An inferer learning only from the series' own revealed history (no oracle access).
+
+    ``ewma`` predicts the exponentially weighted mean of revealed targets; ``ar1`` fits
+    ``y_t = a + b·y_{t−1}`` by exponentially weighted least squares and predicts one step ahead
+    of the latest revealed value (as many steps as the lag requires).
+    """
+
+    name = "online_model"
+    Params = OnlineParams
+
+    def setup(self) -> None:
+        n = self.size
+        self.mean = np.zeros(n)
+        self.seen = np.zeros(n, dtype=bool)
+        # exponentially weighted sums for AR(1): x = y_{t-1}, y = y_t
+        self.sx = np.zeros(n)
+        self.sy = np.zeros(n)
+        self.sxx = np.zeros(n)
+        self.sxy = np.zeros(n)
+        self.sw = np.zeros(n)
+        self.last = np.full(n, np.nan)
+        self.lag_steps = np.ones(n)
+
+    def observe(self, rev: Revealed) -> None:
+        y = rev.truth[self.topics]
+        a = self.params.alpha
+        self.mean = np.where(self.seen, a * y + (1 - a) * self.mean, y)
+        has_prev = np.isfinite(self.last)
+        x = np.where(has_prev, self.last, 0.0)
+        w = has_prev.astype(float)
+        decay = 1 - a
+        self.sw = decay * self.sw + w
+        self.sx = decay * self.sx + w * x
+        self.sy = decay * self.sy + w * y
+        self.sxx = decay * self.sxx + w * x * x
+        self.sxy = decay * self.sxy + w * x * y
+        self.last = y
+        self.seen[:] = True
+
+    def infer(self, ctx: EpochContext) -> np.ndarray:
+        if ctx.revealed is not None:
+            self.lag_steps[:] = max(1, ctx.epoch - ctx.revealed.epoch)
+            self.observe(ctx.revealed)
+        if self.params.kind == "ewma":
+            return np.where(self.seen, self.mean, 0.0)
+        sw = np.maximum(self.sw, 1e-12)
+        mx, my = self.sx / sw, self.sy / sw
+        var = self.sxx / sw - mx * mx
+        cov = self.sxy / sw - mx * my
+        b = np.where(var > 1e-18, cov / np.maximum(var, 1e-18), 0.0)
+        b = np.clip(b, -0.99, 0.99)
+        a = my - b * mx
+        pred = np.where(np.isfinite(self.last), self.last, 0.0)
+        for _ in range(int(self.lag_steps.max())):
+            pred = a + b * pred
+        return np.where(self.sw > 2.0, pred, np.where(self.seen, self.mean, 0.0))
+
+
+# ---------------------------------------------------------------------------------------------
+# Forecasters
+
+
+class Forecaster(Behaviour):
+    role = "forecasters"
+
+    def forecast(self, ctx: EpochContext) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class HistoryParams:
+    """EWMA (weight ``alpha``) of each inferer's revealed log10 losses, plus Gaussian ``noise``
+    (dex) on the forecast."""
+
+    alpha: float = 0.1
+    noise: float = 0.0
+
+    def check(self, key: str) -> None:
+        _probability(key, "alpha", self.alpha, open_low=True)
+        _non_negative(key, "noise", self.noise)
+
+
+class _LossTracker(Forecaster):
+    """Shared state: per member, an EWMA of each inferer's revealed losses, overall and per
+    regime (regimes are tracked up to 16)."""
+
+    regimes = 16
+
+    def setup(self) -> None:
+        self.overall: np.ndarray | None = None
+        self.by_regime: np.ndarray | None = None
+
+    def _ensure(self, n: int) -> None:
+        if self.overall is None or self.overall.shape[1] != n:
+            self.overall = np.full((self.size, n), np.nan)
+            self.by_regime = np.full((self.size, self.regimes, n), np.nan)
+
+    def observe(self, rev: Revealed, alpha: float) -> None:
+        n = rev.inferer_loss.shape[1]
+        self._ensure(n)
+        assert self.overall is not None and self.by_regime is not None
+        loss = rev.inferer_loss[self.topics]  # (members, N)
+        ok = np.isfinite(loss)
+        upd = np.where(np.isfinite(self.overall), alpha * loss + (1 - alpha) * self.overall, loss)
+        self.overall = np.where(ok, upd, self.overall)
+        reg = np.clip(rev.context[self.topics], 0, self.regimes - 1).astype(int)
+        rows = np.arange(self.size)
+        cur = self.by_regime[rows, reg]
+        upd = np.where(np.isfinite(cur), alpha * loss + (1 - alpha) * cur, loss)
+        self.by_regime[rows, reg] = np.where(ok, upd, cur)
+
+
+class NaiveHistory(_LossTracker):
+    """Forecasts each inferer's loss as the EWMA of its revealed losses (no context)."""
+
+    name = "naive_history"
+    Params = HistoryParams
+
+    def forecast(self, ctx: EpochContext) -> np.ndarray:
+        if ctx.revealed is not None:
+            self.observe(ctx.revealed, self.params.alpha)
+        self._ensure(ctx.n_inferers)
+        assert self.overall is not None
+        noise = self.rng.normal(0.0, self.params.noise, self.overall.shape)
+        return self.overall + noise
+
+
+@dataclass(frozen=True)
+class ContextParams:
+    """Context sensitivity s: ``-1`` draws s = sigmoid(10(U − 0.5)) per member (T26); the
+    forecast mixes s·(the inferer's loss in the current regime) + (1 − s)·(its overall loss)."""
+
+    alpha: float = 0.1
+    sensitivity: float = 1.0
+    noise: float = 0.0
+
+    def check(self, key: str) -> None:
+        _probability(key, "alpha", self.alpha, open_low=True)
+        if self.sensitivity != -1.0:
+            _probability(key, "sensitivity", self.sensitivity)
+        _non_negative(key, "noise", self.noise)
+
+
+class ContextAware(_LossTracker):
+    """Forecasts each inferer's loss from its track record in the current regime."""
+
+    name = "context_aware"
+    Params = ContextParams
+
+    def setup(self) -> None:
+        super().setup()
+        s = self.params.sensitivity
+        u = self.rng.random(self.size)
+        self.sensitivity = 1 / (1 + np.exp(-10 * (u - 0.5))) if s == -1.0 else np.full(self.size, s)
+
+    def forecast(self, ctx: EpochContext) -> np.ndarray:
+        if ctx.revealed is not None:
+            self.observe(ctx.revealed, self.params.alpha)
+        self._ensure(ctx.n_inferers)
+        assert self.overall is not None and self.by_regime is not None
+        reg = np.clip(ctx.context[self.topics], 0, self.regimes - 1).astype(int)
+        here = self.by_regime[np.arange(self.size), reg]
+        here = np.where(np.isfinite(here), here, self.overall)
+        s = self.sensitivity[:, None]
+        noise = self.rng.normal(0.0, self.params.noise, here.shape)
+        return s * here + (1 - s) * self.overall + noise
+
+
+# ---------------------------------------------------------------------------------------------
+# Reputers
+
+
+class Reputer(Behaviour):
+    role = "reputers"
+
+    def setup(self) -> None:
+        self.stake = np.full(self.size, float(self.params.stake))
+
+    def report(self, ctx: EpochContext, exact: ValueBundle) -> ValueBundle:  # pragma: no cover
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class HonestParams:
+    """Reports the exact log10 loss plus its bias and Gaussian noise (dex). ``noise = -1`` and
+    ``bias = -1`` draw them per member as in T26: noise 10^N(log10 0.1, log10 1.25) and bias
+    N(0, 0.05). ``stake`` is in ALLO."""
+
+    noise: float = -1.0
+    bias: float = -1.0
+    stake: float = 10_000.0
+
+    def check(self, key: str) -> None:
+        if self.noise != -1.0:
+            _non_negative(key, "noise", self.noise)
+        if not math.isfinite(self.bias):
+            raise _bad(key, "bias", self.bias, "a finite number")
+        _positive(key, "stake", self.stake)
+
+
+class HonestReputer(Reputer):
+    """A reputer that reports the losses it measures, with its own noise and bias."""
+
+    name = "honest"
+    Params = HonestParams
+
+    def setup(self) -> None:
+        super().setup()
+        p = self.params
+        self.noise = (
+            10 ** self.rng.normal(math.log10(0.1), math.log10(1.25), self.size)
+            if p.noise == -1.0
+            else np.full(self.size, p.noise)
+        )
+        self.bias = (
+            self.rng.normal(0.0, 0.05, self.size) if p.bias == -1.0 else np.full(self.size, p.bias)
+        )
+
+    def report(self, ctx: EpochContext, exact: ValueBundle) -> ValueBundle:
+        topics = self.topics
+
+        def noisy(x: np.ndarray) -> np.ndarray:
+            mine = x[topics]
+            shape = (self.size,) + (1,) * (mine.ndim - 1)
+            eps = self.rng.normal(0.0, 1.0, mine.shape)
+            return mine + self.bias.reshape(shape) + eps * self.noise.reshape(shape)
+
+        return exact.map(noisy)
+
+
+# ---------------------------------------------------------------------------------------------
+# Consumers
+
+
+class Consumer(Behaviour):
+    role = "consumers"
+
+    def pay(self, ctx: EpochContext) -> np.ndarray:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class FixedPayerParams:
+    """Pays ``amount`` ALLO to its topic every epoch (pay what you want)."""
+
+    amount: float = 1.0
+
+    def check(self, key: str) -> None:
+        _non_negative(key, "amount", self.amount)
+
+
+class FixedPayer(Consumer):
+    name = "fixed_payer"
+    Params = FixedPayerParams
+
+    def pay(self, ctx: EpochContext) -> np.ndarray:
+        return np.full(self.size, float(self.params.amount))
+
+
+# ---------------------------------------------------------------------------------------------
+# Registry and validation
+
+BEHAVIOURS: dict[str, dict[str, type[Behaviour]]] = {
+    "inferers": {c.name: c for c in (NoisyOracle, RegimeSpecialist, OnlineModel)},
+    "forecasters": {c.name: c for c in (NaiveHistory, ContextAware)},
+    "reputers": {c.name: c for c in (HonestReputer,)},
+    "consumers": {c.name: c for c in (FixedPayer,)},
+}
+
+
+def _bad(key: str, name: str, value: Any, allowed: str) -> ValueError:
+    from allora_sim.config import ConfigError
+
+    return ConfigError(f"{key}.params.{name}={value!r} is invalid: must be {allowed}")
+
+
+def _number(key: str, name: str, value: Any) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise _bad(key, name, value, "a finite number")
+    return float(value)
+
+
+def _positive(key: str, name: str, value: Any) -> None:
+    if _number(key, name, value) <= 0:
+        raise _bad(key, name, value, "> 0")
+
+
+def _non_negative(key: str, name: str, value: Any) -> None:
+    if _number(key, name, value) < 0:
+        raise _bad(key, name, value, ">= 0")
+
+
+def _at_least(key: str, name: str, value: Any, lo: float) -> None:
+    if _number(key, name, value) < lo:
+        raise _bad(key, name, value, f">= {lo}")
+
+
+def _int_at_least(key: str, name: str, value: Any, lo: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or value < lo:
+        raise _bad(key, name, value, f"an integer >= {lo}")
+
+
+def _probability(key: str, name: str, value: Any, open_low: bool = False) -> None:
+    v = _number(key, name, value)
+    if not (0 < v <= 1 if open_low else 0 <= v <= 1):
+        raise _bad(key, name, value, "in (0, 1]" if open_low else "in [0, 1]")
+
+
+def validate_behaviour(role: str, behaviour: str, params: dict[str, Any], key: str) -> Any:
+    """Check a group's behaviour name and parameters; return the behaviour's Params object."""
+    from allora_sim.config import ConfigError
+
+    known = BEHAVIOURS.get(role, {})
+    if behaviour not in known:
+        raise ConfigError(
+            f"{key}.behaviour={behaviour!r} is invalid: {role} behaviours are "
+            f"{', '.join(sorted(known))}"
+        )
+    cls = known[behaviour]
+    names = {f.name: f for f in fields(cls.Params)}
+    for name in params:
+        if name not in names:
+            raise ConfigError(
+                f"{key}.params.{name} is not a parameter of {behaviour!r}; allowed: "
+                f"{', '.join(sorted(names)) or '(none)'}"
+            )
+    for name, value in params.items():
+        default = names[name].default
+        if (
+            default is not MISSING
+            and isinstance(default, int | float)
+            and not isinstance(default, bool)
+        ):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise _bad(key, name, value, "a number")
+            if isinstance(default, int) and not isinstance(value, int):
+                raise _bad(key, name, value, "an integer")
+        elif isinstance(default, str) and not isinstance(value, str):
+            raise _bad(key, name, value, "a string")
+    obj = cls.Params(**params)
+    obj.check(key)
+    return obj
+
+
+def build_behaviour(
+    role: str,
+    behaviour: str,
+    params: Any,
+    topics: np.ndarray,
+    slots: np.ndarray,
+    rng: np.random.Generator,
+) -> Behaviour:
+    """Instantiate a validated behaviour for its members."""
+    return BEHAVIOURS[role][behaviour](params, topics, slots, rng)

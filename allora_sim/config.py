@@ -1,0 +1,386 @@
+"""Scenario configuration: Hydra structured configs and their validation.
+
+The schema is a tree of dataclasses registered in Hydra's ``ConfigStore`` by
+:func:`register_configs` (nothing is registered at import time). Its defaults *are* the default
+scenario (one GBM topic, the fiducial 5 inferers / 3 forecasters / 5 reputers, the chain's
+mechanism parameters), so it runs without any YAML. The YAML files under ``configs/`` add the
+other options of each group (``world``, ``population``, ``mechanism``, ``output``) and whole
+studies (``scenario``).
+
+:func:`load_scenario` turns a composed ``DictConfig`` into a validated, frozen :class:`Scenario`.
+Every problem is reported as a :class:`ConfigError` whose message is one line naming the key, the
+value and what is allowed.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from enum import Enum
+from pathlib import Path
+from typing import Any
+
+from allora_sim.core.params import MechanismParams, ModuleParams, TopicParams
+
+__all__ = [
+    "ConfigError",
+    "GroupConfig",
+    "LossKind",
+    "MechanismConfig",
+    "OutputConfig",
+    "PopulationConfig",
+    "Scenario",
+    "SimConfig",
+    "TargetKind",
+    "WorldConfig",
+    "WorldKind",
+    "config_dir",
+    "load_scenario",
+    "register_configs",
+]
+
+
+class ConfigError(ValueError):
+    """A configuration problem, described in one line."""
+
+
+class WorldKind(Enum):
+    gbm = "gbm"
+    regime = "regime"
+    csv = "csv"
+
+
+class TargetKind(Enum):
+    log_return = "log_return"
+    price = "price"
+
+
+class LossKind(Enum):
+    squared_error = "squared_error"
+    absolute_error = "absolute_error"
+    zptae = "zptae"
+
+
+@dataclass
+class WorldConfig:
+    """The ground truth a topic predicts (``allora_sim.world``) and the topic's timing.
+
+    ``epoch_length`` and ``ground_truth_lag`` are in blocks; the lag is rounded up to whole
+    epochs (the chain closes a reputer nonce once ``GroundTruthLag`` blocks have passed).
+    """
+
+    kind: WorldKind = WorldKind.gbm
+    target: TargetKind = TargetKind.log_return
+    loss: LossKind = LossKind.squared_error
+    epoch_length: int = 12
+    ground_truth_lag: int = 12
+    # geometric Brownian motion (per epoch); ``n_contexts`` > 0 draws an observable context
+    # uniformly each epoch (which inferer outperforms, research target T26)
+    drift: float = 0.0
+    volatility: float = 0.01
+    start_price: float = 100.0
+    n_contexts: int = 5
+    # regime switching: one mean and volatility per regime, mean dwell time in epochs
+    regime_means: list[float] = field(default_factory=lambda: [0.0, 0.0])
+    regime_volatilities: list[float] = field(default_factory=lambda: [0.005, 0.02])
+    mean_dwell: float = 20.0
+    # the user's own series
+    csv_path: str = ""
+    time_column: str = "time"
+    value_column: str = "value"
+
+
+@dataclass
+class GroupConfig:
+    """A group of agents of one role sharing a behaviour (``allora_sim.agents.behaviours``)."""
+
+    name: str = "group"
+    behaviour: str = "noisy_oracle"
+    count: int = 1
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def _group(name: str, behaviour: str, count: int, **params: Any) -> GroupConfig:
+    return GroupConfig(name=name, behaviour=behaviour, count=count, params=dict(params))
+
+
+@dataclass
+class PopulationConfig:
+    """Participants per role per topic, as lists of behaviour groups.
+
+    Groups are addressed by position in overrides (``population.inferers.0.count=10``); a
+    population option replaces the whole list of a role.
+    """
+
+    inferers: list[GroupConfig] = field(
+        default_factory=lambda: [_group("oracle", "noisy_oracle", 5)]
+    )
+    forecasters: list[GroupConfig] = field(
+        default_factory=lambda: [_group("context", "context_aware", 3, sensitivity=-1.0)]
+    )
+    reputers: list[GroupConfig] = field(default_factory=lambda: [_group("honest", "honest", 5)])
+    consumers: list[GroupConfig] = field(
+        default_factory=lambda: [_group("payer", "fixed_payer", 1)]
+    )
+
+
+_WORLD_OWNED = {"epoch_length", "ground_truth_lag", "worker_submission_window", "chain_bounds"}
+
+
+def _mechanism_fields() -> list[tuple[str, type, Any]]:
+    out: list[tuple[str, type, Any]] = []
+    for cls in (ModuleParams, TopicParams):
+        for f in fields(cls):
+            if f.name in _WORLD_OWNED:
+                continue
+            default = f.default
+            typ = {"float": float, "int": int, "bool": bool}.get(str(f.type), type(default))
+            out.append((f.name, typ, field(default=default)))
+    out.append(("chain_bounds", bool, field(default=False)))
+    return out
+
+
+# Every module and topic parameter, at one level, with the chain's defaults (single source:
+# allora_sim.core.params). ``chain_bounds`` false lets research sweeps leave the chain's ranges.
+MechanismConfig = dataclasses.make_dataclass("MechanismConfig", _mechanism_fields())
+MechanismConfig.__module__ = __name__
+MechanismConfig.__doc__ = (
+    "Mechanism parameters: every field of ModuleParams and TopicParams (chain defaults)."
+)
+
+
+@dataclass
+class OutputConfig:
+    """Where and what to write."""
+
+    dir: str = ""  # empty: outputs/<name>/<timestamp>
+    record_agents: bool = True
+    flush_every: int = 200
+    progress: bool = True
+
+
+@dataclass
+class SimConfig:
+    """A whole scenario (the primary config)."""
+
+    name: str = "default"
+    seed: int = 0
+    epochs: int = 1000
+    n_topics: int = 1
+    topic_reward: float = 1000.0  # ALLO per topic-epoch, until the economy sets it
+    world: WorldConfig = field(default_factory=WorldConfig)
+    population: PopulationConfig = field(default_factory=PopulationConfig)
+    mechanism: Any = field(default_factory=lambda: MechanismConfig())
+    output: OutputConfig = field(default_factory=OutputConfig)
+
+
+def config_dir() -> Path | None:
+    """The ``configs/`` directory of the checkout (``$ALLORA_SIM_CONFIG_DIR`` wins), or None."""
+    import os
+
+    env = os.environ.get("ALLORA_SIM_CONFIG_DIR")
+    if env:
+        p = Path(env)
+        return p if p.is_dir() else None
+    p = Path(__file__).resolve().parents[1] / "configs"
+    return p if p.is_dir() else None
+
+
+def register_configs() -> None:
+    """Register the schema and the embedded default in Hydra's ConfigStore (idempotent)."""
+    from hydra.core.config_store import ConfigStore
+
+    cs = ConfigStore.instance()
+    cs.store(name="schema", node=SimConfig)
+    cs.store(group="world", name="schema", node=WorldConfig)
+    cs.store(group="population", name="schema", node=PopulationConfig)
+    cs.store(group="mechanism", name="schema", node=MechanismConfig)
+    cs.store(group="output", name="schema", node=OutputConfig)
+
+
+# ----------------------------------------------------------------------------------------------
+# Validation: DictConfig → frozen runtime objects
+
+
+@dataclass(frozen=True)
+class Group:
+    name: str
+    behaviour: str
+    count: int
+    params: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A validated scenario, ready to build a model from."""
+
+    name: str
+    seed: int
+    epochs: int
+    n_topics: int
+    topic_reward: float
+    world: WorldConfig
+    inferers: tuple[Group, ...]
+    forecasters: tuple[Group, ...]
+    reputers: tuple[Group, ...]
+    consumers: tuple[Group, ...]
+    mechanism: MechanismParams
+    output: OutputConfig
+    raw: Mapping[str, Any]
+
+    @property
+    def lag_epochs(self) -> int:
+        """Ground-truth lag in whole epochs (≥ 1)."""
+        return max(1, math.ceil(self.world.ground_truth_lag / self.world.epoch_length))
+
+
+def _fail(key: str, value: Any, allowed: str) -> ConfigError:
+    return ConfigError(f"{key}={value!r} is invalid: {allowed}")
+
+
+def _positive_int(key: str, value: Any, minimum: int = 1) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise _fail(key, value, f"must be an integer >= {minimum}")
+    return value
+
+
+def _finite(
+    key: str, value: Any, lo: float = -math.inf, hi: float = math.inf, lo_open: bool = False
+) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise _fail(key, value, "must be a finite number")
+    ok = (value > lo if lo_open else value >= lo) and value <= hi
+    if not ok:
+        lo_s = f"> {lo}" if lo_open else f">= {lo}"
+        raise _fail(key, value, f"must be {lo_s}" + (f" and <= {hi}" if hi < math.inf else ""))
+    return float(value)
+
+
+def _world(w: WorldConfig) -> WorldConfig:
+    _positive_int("world.epoch_length", w.epoch_length)
+    if not isinstance(w.ground_truth_lag, int) or w.ground_truth_lag < w.epoch_length:
+        raise _fail(
+            "world.ground_truth_lag",
+            w.ground_truth_lag,
+            f"must be an integer >= world.epoch_length ({w.epoch_length})",
+        )
+    _finite("world.drift", w.drift)
+    _finite("world.volatility", w.volatility, lo=0.0, lo_open=True)
+    _finite("world.start_price", w.start_price, lo=0.0, lo_open=True)
+    _positive_int("world.n_contexts", w.n_contexts, minimum=0)
+    if w.kind == WorldKind.regime:
+        means, vols = list(w.regime_means), list(w.regime_volatilities)
+        if len(means) < 2 or len(means) != len(vols):
+            raise _fail(
+                "world.regime_means",
+                means,
+                "needs at least two regimes and one volatility per regime",
+            )
+        for i, v in enumerate(vols):
+            _finite(f"world.regime_volatilities[{i}]", v, lo=0.0, lo_open=True)
+        for i, v in enumerate(means):
+            _finite(f"world.regime_means[{i}]", v)
+        _finite("world.mean_dwell", w.mean_dwell, lo=1.0)
+    if w.kind == WorldKind.csv and not w.csv_path:
+        raise _fail("world.csv_path", w.csv_path, "must name a CSV file when world.kind=csv")
+    return w
+
+
+def _groups_of(role: str, groups: list[GroupConfig]) -> tuple[Group, ...]:
+    from allora_sim.agents.behaviours import validate_behaviour
+
+    out = []
+    names = set()
+    for i, g in enumerate(groups):
+        key = f"population.{role}.{i}"
+        if g.name in names:
+            raise _fail(f"{key}.name", g.name, f"group names within {role} must be unique")
+        names.add(g.name)
+        count = _positive_int(f"{key}.count", g.count, minimum=0)
+        params = validate_behaviour(role, g.behaviour, dict(g.params), key)
+        out.append(Group(name=g.name, behaviour=g.behaviour, count=count, params=params))
+    return tuple(out)
+
+
+def _mechanism(m: Any) -> MechanismParams:
+    values = {f.name: getattr(m, f.name) for f in fields(m)}
+    chain_bounds = bool(values.pop("chain_bounds"))
+    module_names = {f.name for f in fields(ModuleParams)}
+    module = {k: v for k, v in values.items() if k in module_names}
+    topic = {k: v for k, v in values.items() if k not in module_names}
+    try:
+        mp = ModuleParams(**module)
+        tp = TopicParams(**topic, chain_bounds=chain_bounds)
+    except ValueError as exc:
+        msg = str(exc)
+        for prefix in ("ModuleParams.", "TopicParams."):
+            msg = msg.replace(prefix, "mechanism.")
+        msg = msg.replace(" = ", "=", 1)
+        raise ConfigError(msg) from None
+    return MechanismParams(module=mp, topic=tp)
+
+
+def load_scenario(cfg: Any) -> Scenario:
+    """Validate a composed config (``DictConfig`` or :class:`SimConfig`) into a :class:`Scenario`.
+
+    Raises :class:`ConfigError` with a one-line message on the first problem found.
+    """
+    from omegaconf import OmegaConf
+    from omegaconf.errors import OmegaConfBaseException
+
+    try:
+        obj: SimConfig = OmegaConf.to_object(cfg) if not isinstance(cfg, SimConfig) else cfg
+    except OmegaConfBaseException as exc:
+        raise ConfigError(one_line(exc)) from None
+    _positive_int("seed", obj.seed, minimum=0)
+    _positive_int("epochs", obj.epochs)
+    _positive_int("n_topics", obj.n_topics)
+    _finite("topic_reward", obj.topic_reward, lo=0.0)
+    world = _world(obj.world)
+    pop = obj.population
+    inferers = _groups_of("inferers", pop.inferers)
+    if sum(g.count for g in inferers) < 1:
+        raise _fail(
+            "population.inferers", [g.count for g in inferers], "at least one inferer is needed"
+        )
+    reputers = _groups_of("reputers", pop.reputers)
+    if sum(g.count for g in reputers) < 1:
+        raise _fail(
+            "population.reputers", [g.count for g in reputers], "at least one reputer is needed"
+        )
+    mechanism = _mechanism(obj.mechanism)
+    out = obj.output
+    _positive_int("output.flush_every", out.flush_every)
+    raw = OmegaConf.to_container(OmegaConf.structured(obj), resolve=True, enum_to_str=True)
+    return Scenario(
+        name=obj.name,
+        seed=obj.seed,
+        epochs=obj.epochs,
+        n_topics=obj.n_topics,
+        topic_reward=obj.topic_reward,
+        world=world,
+        inferers=inferers,
+        forecasters=_groups_of("forecasters", pop.forecasters),
+        reputers=reputers,
+        consumers=_groups_of("consumers", pop.consumers),
+        mechanism=mechanism,
+        output=out,
+        raw=raw,  # type: ignore[arg-type]
+    )
+
+
+def one_line(exc: BaseException) -> str:
+    """An OmegaConf/Hydra error as one line: its message with the key, value and type info."""
+    text = str(exc).strip()
+    lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
+    head = lines[0] if lines else type(exc).__name__
+    detail = {}
+    for ln in lines[1:]:
+        if ":" in ln:
+            k, v = ln.split(":", 1)
+            detail[k.strip()] = v.strip()
+    key = detail.get("full_key") or detail.get("key")
+    extra = f" (key: {key})" if key and key not in head else ""
+    return head + extra

@@ -1,0 +1,221 @@
+"""Tidy records of a model run: one row per (topic, epoch) and per (agent, epoch).
+
+Values are buffered as column arrays per epoch and turned into DataFrames on demand; a runner
+can :meth:`Recorder.drain` the buffer into Parquet row groups so long runs do not grow in memory.
+Token amounts are in ALLO.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from allora_sim.model import AlloraModel
+
+__all__ = ["AGENT_COLUMNS", "EPOCH_COLUMNS", "Recorder"]
+
+UALLO = 1e18
+
+EPOCH_COLUMNS = (
+    "run",
+    "topic",
+    "epoch",
+    "target",
+    "context",
+    "network_inference",
+    "naive_inference",
+    "network_loss",
+    "naive_loss",
+    "best_inferer_loss",
+    "median_inferer_loss",
+    "chain_network_loss",
+    "chain_naive_loss",
+    "inferers_entropy",
+    "forecasters_entropy",
+    "reputers_entropy",
+    "chi",
+    "gamma",
+    "inferers_reward",
+    "forecasters_reward",
+    "reputers_reward",
+    "topic_reward",
+    "fees",
+    "reward_error",
+)
+AGENT_COLUMNS = (
+    "run",
+    "topic",
+    "epoch",
+    "agent",
+    "role",
+    "behaviour",
+    "group",
+    "submission",
+    "loss",
+    "score",
+    "weight",
+    "reward_fraction",
+    "reward",
+    "stake",
+    "balance",
+)
+
+
+class Recorder:
+    """Collects the per-epoch records of an :class:`~allora_sim.model.AlloraModel`."""
+
+    def __init__(self, model: AlloraModel, record_agents: bool = True, run: int = 0) -> None:
+        self.model = model
+        self.run = run
+        self.record_agents = record_agents
+        self._epochs: list[dict[str, np.ndarray]] = []
+        self._agents: list[dict[str, np.ndarray]] = []
+        t = model.n_topics
+        # static identity columns per role, in (topic, slot) order
+        self._static: dict[str, dict[str, np.ndarray]] = {}
+        for role in ("inferers", "forecasters", "reputers", "consumers"):
+            size = model.sizes[("inferers", "forecasters", "reputers", "consumers").index(role)]
+            ids = np.full((t, size), -1, dtype=np.int64)
+            group = np.empty((t, size), dtype=object)
+            behaviour = np.empty((t, size), dtype=object)
+            for a in model.agents:
+                if a.role + "s" == role:
+                    ids[a.topic, a.slot] = a.unique_id
+                    group[a.topic, a.slot] = a.group
+                    behaviour[a.topic, a.slot] = a.behaviour
+            self._static[role] = {
+                "topic": np.repeat(np.arange(t), size),
+                "agent": ids.ravel(),
+                "role": np.full(t * size, role[:-1], dtype=object),
+                "group": group.ravel(),
+                "behaviour": behaviour.ravel(),
+            }
+
+    def record(
+        self,
+        epoch: int,
+        truth: np.ndarray,
+        context: np.ndarray,
+        pend: Any,
+        outcome: Any,
+        exact: Any,
+        reports: Any,
+        fees: np.ndarray,
+    ) -> None:
+        """Append the records of one settled epoch (all topics)."""
+        t = self.model.n_topics
+        net = pend.network.values
+        inf_loss = exact.inferer
+        with np.errstate(invalid="ignore"):
+            best = np.nanmin(np.where(np.isfinite(inf_loss), inf_loss, np.inf), axis=1)
+            median = np.nanmedian(inf_loss, axis=1)
+        self._epochs.append(
+            {
+                "run": np.full(t, self.run),
+                "topic": np.arange(t),
+                "epoch": np.full(t, epoch),
+                "target": truth,
+                "context": context,
+                "network_inference": net.combined,
+                "naive_inference": net.naive,
+                "network_loss": exact.combined,
+                "naive_loss": exact.naive,
+                "best_inferer_loss": best,
+                "median_inferer_loss": median,
+                "chain_network_loss": outcome.network_losses.combined,
+                "chain_naive_loss": outcome.network_losses.naive,
+                "inferers_entropy": outcome.inferers_entropy,
+                "forecasters_entropy": outcome.forecasters_entropy,
+                "reputers_entropy": outcome.reputers_entropy,
+                "chi": outcome.chi,
+                "gamma": outcome.gamma,
+                "inferers_reward": outcome.inferers_reward / UALLO,
+                "forecasters_reward": outcome.forecasters_reward / UALLO,
+                "reputers_reward": outcome.reputers_reward / UALLO,
+                "topic_reward": self.model.topic_reward / UALLO,
+                "fees": fees,
+                "reward_error": outcome.reward_error,
+            }
+        )
+        if not self.record_agents:
+            return
+        m = self.model
+        nan_inf = np.full_like(pend.inference, np.nan)
+        reported = reports.combined  # each reputer's reported loss of the network inference
+        per_role = {
+            "inferers": {
+                "submission": pend.inference,
+                "loss": exact.inferer,
+                "score": outcome.inferer_score,
+                "weight": pend.network.inferer_weight,
+                "reward_fraction": outcome.inferer_fraction,
+                "reward": outcome.inferer_reward / UALLO,
+                "stake": nan_inf,
+                "balance": m.balance["inferers"] / UALLO,
+            },
+            "forecasters": {
+                "submission": net.forecaster,
+                "loss": exact.forecaster,
+                "score": outcome.forecaster_score,
+                "weight": pend.network.forecaster_weight,
+                "reward_fraction": outcome.forecaster_fraction,
+                "reward": outcome.forecaster_reward / UALLO,
+                "stake": np.full_like(net.forecaster, np.nan),
+                "balance": m.balance["forecasters"] / UALLO,
+            },
+            "reputers": {
+                "submission": reported,
+                "loss": reported - exact.combined[:, None],  # its error (dex)
+                "score": outcome.reputer_score,
+                "weight": outcome.listening_coefficient,
+                "reward_fraction": outcome.reputer_fraction,
+                "reward": outcome.reputer_reward / UALLO,
+                "stake": m.stake / UALLO,
+                "balance": m.balance["reputers"] / UALLO,
+            },
+        }
+        for role, cols in per_role.items():
+            static = self._static[role]
+            rows = len(static["agent"])
+            if rows == 0:
+                continue
+            rec = {k: v for k, v in static.items()}
+            rec["run"] = np.full(rows, self.run)
+            rec["epoch"] = np.full(rows, epoch)
+            for name, arr in cols.items():
+                rec[name] = np.asarray(arr, dtype=np.float64).reshape(t, -1).ravel()
+            self._agents.append(rec)
+
+    # -----------------------------------------------------------------------------------------
+
+    @staticmethod
+    def _frame(chunks: list[dict[str, np.ndarray]], columns: tuple[str, ...]) -> pd.DataFrame:
+        if not chunks:
+            return pd.DataFrame({c: pd.Series(dtype="float64") for c in columns})
+        data = {c: np.concatenate([ch[c] for ch in chunks]) for c in columns}
+        df = pd.DataFrame(data, columns=list(columns))
+        for c in ("role", "behaviour", "group"):
+            if c in df:
+                df[c] = df[c].astype("category")
+        for c in ("run", "topic", "epoch", "agent", "reward_error", "context"):
+            if c in df:
+                df[c] = df[c].astype(np.int64)
+        return df
+
+    def epochs_frame(self) -> pd.DataFrame:
+        """All buffered epoch rows."""
+        return self._frame(self._epochs, EPOCH_COLUMNS)
+
+    def agents_frame(self) -> pd.DataFrame:
+        """All buffered agent rows."""
+        return self._frame(self._agents, AGENT_COLUMNS)
+
+    def drain(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """Return and forget the buffered rows (for streaming to disk)."""
+        out = self.epochs_frame(), self.agents_frame()
+        self._epochs.clear()
+        self._agents.clear()
+        return out

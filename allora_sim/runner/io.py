@@ -1,0 +1,76 @@
+"""Atomic output: a file appears under its final name only once it is complete.
+
+Everything is written to ``<name>.partial`` in the same directory and renamed with
+``os.replace`` (atomic on POSIX). An interrupted run leaves ``.partial`` files, never a
+truncated table under a final name.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+__all__ = ["ParquetStream", "write_json", "write_text"]
+
+
+def _partial(path: Path) -> Path:
+    return path.with_name(path.name + ".partial")
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` atomically."""
+    tmp = _partial(path)
+    with open(tmp, "w", encoding="utf-8") as fh:
+        fh.write(text)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def write_json(path: Path, obj: Any) -> None:
+    """Write ``obj`` as indented JSON atomically."""
+    write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_jsonable) + "\n")
+
+
+def _jsonable(x: Any) -> Any:
+    if hasattr(x, "item"):
+        return x.item()
+    if hasattr(x, "tolist"):
+        return x.tolist()
+    return str(x)
+
+
+class ParquetStream:
+    """A Parquet table written in row groups, published atomically by :meth:`close`."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._tmp = _partial(path)
+        self._writer: pq.ParquetWriter | None = None
+        self._schema: pa.Schema | None = None
+        self.rows = 0
+
+    def write(self, frame: pd.DataFrame) -> None:
+        """Append ``frame`` as a row group (empty frames are skipped)."""
+        if frame.empty and self._writer is not None:
+            return
+        table = pa.Table.from_pandas(frame, preserve_index=False, schema=self._schema)
+        if self._writer is None:
+            self._schema = table.schema
+            self._writer = pq.ParquetWriter(self._tmp, table.schema, compression="zstd")
+        self._writer.write_table(table)
+        self.rows += len(frame)
+
+    def close(self, empty: pd.DataFrame | None = None) -> None:
+        """Finish the file and move it to its final name."""
+        if self._writer is None:
+            self.write(empty if empty is not None else pd.DataFrame())
+        assert self._writer is not None
+        self._writer.close()
+        os.replace(self._tmp, self.path)

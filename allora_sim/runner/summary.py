@@ -1,0 +1,60 @@
+"""Run summaries: losses of the network against its parts, reward shares and concentration."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["gini", "summarize"]
+
+
+def gini(values: np.ndarray) -> float:
+    """Gini coefficient of non-negative amounts (0 = equal, → 1 = concentrated)."""
+    x = np.sort(np.asarray(values, dtype=float))
+    x = x[np.isfinite(x)]
+    if x.size == 0 or x.sum() <= 0:
+        return 0.0
+    n = x.size
+    cum = np.cumsum(x)
+    return float((n + 1 - 2 * (cum / cum[-1]).sum()) / n)
+
+
+def summarize(epochs: pd.DataFrame, agents: pd.DataFrame | None) -> dict[str, Any]:
+    """Headline numbers of a run (averages over topics and settled epochs, log10 losses).
+
+    * ``network_loss``, ``naive_loss``: mean loss of the network and the naive (no-forecaster)
+      network inference;
+    * ``best_inferer_loss``, ``median_inferer_loss``: over inferers, of each inferer's mean loss;
+    * ``reward_share``: share of all rewards paid to each class;
+    * ``reward_gini``: Gini of the participants' total rewards (all classes), and per class.
+    """
+    out: dict[str, Any] = {
+        "epochs": int(epochs["epoch"].nunique()) if len(epochs) else 0,
+        "topics": int(epochs["topic"].nunique()) if len(epochs) else 0,
+        "network_loss": float(epochs["network_loss"].mean()),
+        "naive_loss": float(epochs["naive_loss"].mean()),
+        "rewarded_epochs": int((epochs["reward_error"] == 0).sum()),
+    }
+    totals = {
+        c: float(epochs[f"{c}_reward"].sum(skipna=True))
+        for c in ("inferers", "forecasters", "reputers")
+    }
+    grand = sum(totals.values())
+    out["reward_share"] = {c: (v / grand if grand > 0 else 0.0) for c, v in totals.items()}
+    if agents is not None and len(agents):
+        inf = agents[agents["role"] == "inferer"]
+        per = inf.groupby(["topic", "agent"], observed=True)["loss"].mean()
+        out["best_inferer_loss"] = float(per.groupby(level="topic").min().mean())
+        out["median_inferer_loss"] = float(per.groupby(level="topic").median().mean())
+        rewards = agents.groupby(["role", "agent"], observed=True)["reward"].sum(min_count=1)
+        rewards = rewards.fillna(0.0)
+        out["reward_gini"] = {"all": gini(rewards.to_numpy())}
+        for role in ("inferer", "forecaster", "reputer"):
+            if role in rewards.index.get_level_values("role"):
+                out["reward_gini"][role] = gini(rewards.xs(role, level="role").to_numpy())
+    else:
+        out["best_inferer_loss"] = float(epochs["best_inferer_loss"].mean())
+        out["median_inferer_loss"] = float(epochs["median_inferer_loss"].mean())
+    return out
