@@ -150,7 +150,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="run sweep jobs over this many processes (results are identical)",
     )
     parser.add_argument("--cfg", action="store_true", help="print the composed config and exit")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     from omegaconf import OmegaConf
 
     from allora_sim.runner import Job, run_jobs, run_scenario

@@ -1,0 +1,127 @@
+"""Runner, CLI and report: files, atomic output, sweeps loaded as one dataset, figures."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+import allora_sim
+from allora_sim.cli import main, report_main
+from allora_sim.results import load
+from allora_sim.runner import run_scenario
+from allora_sim.runner.io import ParquetStream
+
+
+def test_run_writes_the_result_files(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    assert main(["epochs=20", f"output.dir={out}", "output.flush_every=7"]) == 0
+    text = capsys.readouterr().out
+    for needle in (
+        "log10 loss",
+        "network",
+        "naive",
+        "best inferer",
+        "median inferer",
+        "reward share",
+        "reward Gini",
+        f"results: {out}",
+    ):
+        assert needle in text
+    names = {p.name for p in out.iterdir()}
+    assert names == {
+        "epochs.parquet",
+        "agents.parquet",
+        "summary.json",
+        "config.yaml",
+        "manifest.json",
+    }
+    ep = pd.read_parquet(out / "epochs.parquet")
+    ag = pd.read_parquet(out / "agents.parquet")
+    assert len(ep) == 20 and len(ag) == 20 * 13  # written in 3 row groups
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["seed"] == 0 and manifest["versions"]["numpy"]
+    assert "mechanism" in (out / "config.yaml").read_text()
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["epochs"] == 20
+    res = load(out)
+    pd.testing.assert_frame_equal(res.epochs, ep)
+
+
+def test_interrupted_run_leaves_no_complete_looking_table(tmp_path: Path, monkeypatch) -> None:
+    sc = allora_sim.scenario("epochs=30", "output.flush_every=5", "output.progress=false")
+    from allora_sim import model as model_mod
+
+    calls = {"n": 0}
+    original = model_mod.AlloraModel.step
+
+    def failing_step(self):
+        calls["n"] += 1
+        if calls["n"] == 17:
+            raise KeyboardInterrupt
+        return original(self)
+
+    monkeypatch.setattr(model_mod.AlloraModel, "step", failing_step)
+    with pytest.raises(KeyboardInterrupt):
+        run_scenario(sc, tmp_path / "run")
+    names = {p.name for p in (tmp_path / "run").iterdir()}
+    assert "epochs.parquet" not in names and "summary.json" not in names
+    assert "epochs.parquet.partial" in names  # rows so far, never under the final name
+
+
+def test_parquet_stream_publishes_only_on_close(tmp_path: Path) -> None:
+    s = ParquetStream(tmp_path / "t.parquet")
+    s.write(pd.DataFrame({"a": [1, 2]}))
+    assert not (tmp_path / "t.parquet").exists()
+    s.write(pd.DataFrame({"a": [3]}))
+    s.close()
+    assert pd.read_parquet(tmp_path / "t.parquet")["a"].tolist() == [1, 2, 3]
+
+
+def test_sweep_loads_as_one_dataset_keyed_by_run(tmp_path: Path, capsys) -> None:
+    root = tmp_path / "sweep"
+    code = main(
+        [
+            "--multirun",
+            "mechanism.p_norm=2.5,3.5",
+            "seed=0,1",
+            "epochs=12",
+            f"output.dir={root}",
+            "output.progress=false",
+        ]
+    )
+    assert code == 0
+    assert "sweep of 4 runs over mechanism.p_norm, seed" in capsys.readouterr().out
+    res = load(root)
+    assert sorted(res.epochs["run"].unique()) == [0, 1, 2, 3]
+    assert res.swept == ["mechanism.p_norm", "seed"]
+    assert set(res.epochs["mechanism.p_norm"]) == {2.5, 3.5}
+    assert len(res.summaries) == 4 and "network_loss" in res.summaries
+    files = [Path(p) for p in _report(root, capsys)]
+    assert [f.name for f in files] == ["sweep_mechanism.p_norm.png"]
+    assert files[0].stat().st_size > 10_000
+
+
+def test_sweep_backends_agree(tmp_path: Path) -> None:
+    args = ["--multirun", "seed=0,1", "epochs=8", "output.progress=false"]
+    assert main([*args, f"output.dir={tmp_path / 's'}"]) == 0
+    assert main([*args, "--processes", "2", f"output.dir={tmp_path / 'p'}"]) == 0
+    a, b = load(tmp_path / "s"), load(tmp_path / "p")
+    pd.testing.assert_frame_equal(a.epochs, b.epochs)
+    pd.testing.assert_frame_equal(a.agents, b.agents)
+
+
+def _report(path: Path, capsys) -> list[str]:
+    assert report_main([str(path)]) == 0
+    return capsys.readouterr().out.split()
+
+
+def test_report_of_a_run(tmp_path: Path, capsys) -> None:
+    out = tmp_path / "run"
+    assert main(["epochs=15", f"output.dir={out}", "output.progress=false"]) == 0
+    capsys.readouterr()
+    names = sorted(Path(p).name for p in _report(out, capsys))
+    assert names == ["inferers.png", "losses.png", "reward_distribution.png"]
+    assert report_main([str(tmp_path / "nothing")]) == 2

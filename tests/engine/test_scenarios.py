@@ -1,0 +1,70 @@
+"""Scenario configuration: composition, validation and one-line errors (issue: Hydra scenarios)."""
+
+from __future__ import annotations
+
+import pytest
+
+import allora_sim
+from allora_sim.cli import main
+from allora_sim.config import ConfigError
+
+
+@pytest.mark.parametrize("name", ["default", "context", "large"])
+def test_shipped_scenarios_compose_and_validate(name: str) -> None:
+    sc = allora_sim.scenario(f"scenario={name}")
+    assert sc.name == name
+    counts = {g.name: g.count for g in sc.inferers}
+    if name == "default":
+        assert sum(counts.values()) == 5 and sc.epochs == 1000
+        assert sum(g.count for g in sc.forecasters) == 3
+        assert sum(g.count for g in sc.reputers) == 5
+    if name == "large":
+        assert sum(counts.values()) == 1000
+        assert sum(g.count for g in sc.forecasters) == 100
+        assert sum(g.count for g in sc.reputers) == 50
+
+
+def test_embedded_default_needs_no_yaml(tmp_path) -> None:
+    """Without configs/ the schema's defaults are the default scenario."""
+    empty = tmp_path / "configs"
+    empty.mkdir()
+    sc = allora_sim.scenario("epochs=3", config_dir=str(empty))
+    assert sc.name == "default" and sc.epochs == 3
+    assert sum(g.count for g in sc.inferers) == 5
+
+
+def test_overrides_reach_the_mechanism_and_population() -> None:
+    sc = allora_sim.scenario("mechanism.p_norm=2", "population.inferers.0.count=7", "seed=4")
+    assert sc.mechanism.topic.p_norm == 2.0  # outside the chain's range: allowed in sweeps
+    assert sc.inferers[0].count == 7 and sc.seed == 4
+    strict = ("mechanism.p_norm=2", "mechanism.chain_bounds=true")
+    with pytest.raises(ConfigError, match=r"mechanism\.p_norm=2\.0 is invalid"):
+        allora_sim.scenario(*strict)
+
+
+@pytest.mark.parametrize(
+    ("override", "needle"),
+    [
+        ("sedd=1", "sedd"),  # unknown key
+        ("population.inferers.0.count=-1", "population.inferers.0.count=-1 is invalid"),
+        ("population.forecasters.0.params.sensitivity=1.5", "must be in [0, 1]"),
+        ("mechanism.merit_sortition_alpha=1.5", "merit_sortition_alpha=1.5 is invalid"),
+        ("mechanism.initial_regret_quantile=-0.1", "initial_regret_quantile"),
+        ("seed=abc", "seed=abc"),
+        ("world.kind=moon", "expected one of"),
+        ("population.reputers.0.behaviour=liar", "reputers behaviours are"),
+        ("+population.inferers.0.params.skill=1", "allowed: bias, error"),
+        ("epochs=0", "epochs=0 is invalid"),
+        ("scenario=nope", "available: context, default, large"),
+    ],
+)
+def test_bad_input_is_one_clear_line_and_exit_2(
+    override: str, needle: str, capsys, tmp_path
+) -> None:
+    code = main(["epochs=2", "output.progress=false", f"output.dir={tmp_path}", override])
+    err = capsys.readouterr().err
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert needle in lines[0], lines[0]
+    assert "Traceback" not in err
