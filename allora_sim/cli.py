@@ -96,7 +96,7 @@ def expand_sweep(overrides: Sequence[str]) -> tuple[list[list[str]], list[str]]:
             choices.append([f"{key}={v}" for v in ov.sweep_string_iterator()])
             swept.append(key)
         else:
-            choices.append([ov.input_line])
+            choices.append([ov.input_line or f"{key}={ov.value()}"])
     return [list(combo) for combo in itertools.product(*choices)], swept
 
 

@@ -331,9 +331,11 @@ def load_scenario(cfg: Any) -> Scenario:
     from omegaconf.errors import OmegaConfBaseException
 
     try:
-        obj: SimConfig = OmegaConf.to_object(cfg) if not isinstance(cfg, SimConfig) else cfg
+        obj = cfg if isinstance(cfg, SimConfig) else OmegaConf.to_object(cfg)
     except OmegaConfBaseException as exc:
         raise ConfigError(one_line(exc)) from None
+    if not isinstance(obj, SimConfig):
+        raise ConfigError(f"the configuration is a {type(obj).__name__}, not a scenario")
     _positive_int("seed", obj.seed, minimum=0)
     _positive_int("epochs", obj.epochs)
     _positive_int("n_topics", obj.n_topics)

@@ -80,9 +80,12 @@ class AlloraModel(mesa.Model):
         self.lag = scenario.lag_epochs
         self._build_population(behaviour_seq)
         n, k, m = self.sizes[:3]
+
+        def ids(count: int) -> np.ndarray:
+            return np.tile(np.arange(count), (self.n_topics, 1))
+
         self.state = TopicState.new(
-            *(np.tile(np.arange(x), (self.n_topics, 1)) for x in (n, k, m)),
-            window=self.params.module.max_samples_to_scale_scores,
+            ids(n), ids(k), ids(m), window=self.params.module.max_samples_to_scale_scores
         )
         self.stake = np.zeros((self.n_topics, m))
         for g in self.groups["reputers"]:
@@ -228,7 +231,7 @@ class AlloraModel(mesa.Model):
             reputer_losses=ValueBundle(**report_arrays),
             topic_reward=self.topic_reward,
         )
-        outcome, self.state = run_topic_epoch(inputs, self.state, self.params)
+        outcome, self.state = run_topic_epoch(inputs, self.state, self.params, pend.network)
         inferer_loss = exact_losses.inferer
         self._book(outcome)
         self.recorder.record(

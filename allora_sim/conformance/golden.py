@@ -65,10 +65,17 @@ def load_golden(path: str | os.PathLike[str]) -> pd.DataFrame:
     path = Path(path)
     df = pd.read_csv(path, index_col="epoch", keep_default_na=True)
     for col in df.columns:
-        if df[col].dtype == object and col != "time":
-            low = df[col].astype(str).str.strip().str.lower()
-            if low.isin(["true", "false", "nan"]).all():
-                df[col] = low.map({"true": 1.0, "false": 0.0, "nan": np.nan}).astype(float)
+        if col == "time":
+            continue
+        s = df[col]
+        if s.dtype == bool:
+            df[col] = s.astype(float)
+        elif s.dtype == object:
+            vals = s.dropna().map(lambda v: str(v).strip().lower())
+            if len(vals) and vals.isin(["true", "false"]).all():
+                df[col] = s.map(
+                    lambda v: np.nan if pd.isna(v) else float(str(v).strip().lower() == "true")
+                )
     return df
 
 

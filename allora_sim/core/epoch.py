@@ -437,7 +437,10 @@ def _keep(cond: Mask, new: np.ndarray, old: np.ndarray) -> np.ndarray:
 
 
 def run_topic_epoch(
-    inputs: EpochInputs, state: TopicState, params: MechanismParams
+    inputs: EpochInputs,
+    state: TopicState,
+    params: MechanismParams,
+    network: NetworkInferences | None = None,
 ) -> tuple[EpochOutcome, TopicState]:
     """Run one epoch of one or more topics through the chain's mechanism (module docstring).
 
@@ -446,6 +449,11 @@ def run_topic_epoch(
         state: the topics' state after the previous epoch (:meth:`TopicState.new` for new
             topics); re-aligned to the inputs' ids if they differ.
         params: module and topic parameters.
+        network: the network inferences of this epoch if already computed — by
+            :func:`~allora_sim.core.synthesize` when the epoch was open, from the state stored
+            then. A simulation whose ground truth arrives one or more epochs later passes them
+            here (the chain's reputers score the values the query returned at the time);
+            omitted, they are synthesised from ``state`` (the golden data's convention).
 
     Returns:
         ``(outcome, next_state)``.
@@ -465,20 +473,28 @@ def run_topic_epoch(
     rep_present = inp.reputer_ids >= 0
     element = fc_present[:, :, None] & inf_present[:, None, :] & np.isfinite(inp.forecast)
 
-    # 1. Synthesis (query time, §2).
-    net = synthesis.synthesize(
-        inp.inference,
-        inf_present,
-        inp.forecast,
-        element,
-        st.regrets,
-        st.initial_regret,
-        st.network_loss,
-        tp.epsilon,
-        tp.p_norm,
-        mp.c_norm,
-        mp.epsilon_safe_div,
-    )
+    # 1. Synthesis (query time, §2), unless the caller kept the values the query returned.
+    if network is None:
+        net = synthesis.synthesize(
+            inp.inference,
+            inf_present,
+            inp.forecast,
+            element,
+            st.regrets,
+            st.initial_regret,
+            st.network_loss,
+            tp.epsilon,
+            tp.p_norm,
+            mp.c_norm,
+            mp.epsilon_safe_div,
+        )
+    else:
+        net = network
+        if np.shape(net.values.inferer) != inp.inference.shape:
+            raise ValueError(
+                f"network inferences have shape {np.shape(net.values.inferer)} but the inputs "
+                f"hold {inp.inference.shape} inferer slots"
+            )
 
     # 2. Nonce close: accepted bundles and network losses (§3.1).
     rl = inp.reputer_losses

@@ -82,10 +82,11 @@ def masked_median(x: Array, mask: Mask) -> Array:
 
 
 def ema(alpha: float | Array, current: Array, previous: Array, first_time: Mask | bool) -> Array:
-    """``alloraMath.CalcEma``: ``α·current + (1−α)·previous``, or ``current`` the first time."""
+    """``alloraMath.CalcEma``: ``α·current + (1−α)·previous``; ``current`` the first time and
+    (the chain's shortcut) when ``current == previous``."""
     with np.errstate(invalid="ignore"):
         smoothed = alpha * current + (1.0 - alpha) * previous
-    return np.where(first_time, current, smoothed)
+    return np.where(first_time | (current == previous), current, smoothed)
 
 
 def phi_prime(p: float, c: float, x: Array) -> Array:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from allora_sim.core.bundle import ValueBundle
-from allora_sim.core.maths import Array, Mask, masked_std, quantile_of_decs
+from allora_sim.core.maths import Array, Mask, ema, masked_std, quantile_of_decs
 from allora_sim.core.synthesis import RegretStore
 
 __all__ = ["topic_initial_regret", "update_regrets"]
@@ -18,12 +18,12 @@ __all__ = ["topic_initial_regret", "update_regrets"]
 def _ema_regret(
     loss_a: Array, loss_b: Array, previous: Array, update: Mask, alpha: float, initial: Array
 ) -> Array:
-    """``ComputeAndBuildEMRegret``: α·(L_a − L_b) + (1−α)·R_prev, R_prev defaulting to the
-    topic's InitialRegret (no first-time shortcut). Entries not in ``update`` keep their value."""
+    """``ComputeAndBuildEMRegret``: ``CalcEma(α, L_a − L_b, R_prev, firstTime=false)``, R_prev
+    defaulting to the topic's InitialRegret. Entries not in ``update`` keep their value."""
     shape = (initial.shape[0],) + (1,) * (previous.ndim - 1)
     prev = np.where(np.isnan(previous), initial.reshape(shape), previous)
     with np.errstate(invalid="ignore"):
-        new = alpha * (loss_a - loss_b) + (1.0 - alpha) * prev
+        new = ema(alpha, loss_a - loss_b, prev, False)
     return np.where(update, new, previous)
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from allora_sim.core.maths import Array, Mask, masked_std, phi
+from allora_sim.core.maths import Array, Mask, ema, masked_std, phi
 
 __all__ = [
     "ENTROPY_SINGLE_PARTICIPANT",
@@ -74,9 +74,7 @@ def smoothed_fractions_and_entropy(
     the entropy if a smoothed fraction is exactly 0 (``Ln(0)``; possible only for a reputer with
     zero stake): ``ok`` is False wherever the chain errors.
     """
-    first = np.isnan(previous)
-    with np.errstate(invalid="ignore"):
-        e = np.where(first, fraction, alpha * fraction + (1.0 - alpha) * previous)
+    e = ema(alpha, fraction, previous, np.isnan(previous))
     e = np.where(member, e, 0.0)
     n = member.sum(axis=-1)
     sum_sq = np.einsum("bi,bi->b", e, e)

@@ -1,0 +1,112 @@
+"""Benchmark of the simulation engine: model epochs per second and the share of time outside
+the reward core.
+
+Cases: ``default`` (fiducial 5/3/5 topic), ``large`` (one topic, 1,000/100/50) and ``55 topics``
+of the chain-default active set (32 inferers / 6 forecasters / 6 reputers each). Each case steps
+a model for a fixed number of epochs after a warm-up; the time spent inside the core
+(``synthesize`` and ``run_topic_epoch``, timed by wrapping them) is reported as a share.
+
+Run:  python benchmarks/bench_model.py [--repeats 3] [--json out.json]
+
+Targets (issue): ≥ 50 model epochs/s for the 55-topic case on one core, and < 25 % of the time
+outside the core.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from typing import Any
+
+import allora_sim
+from allora_sim import model as model_module
+
+CASES: dict[str, tuple[tuple[str, ...], int, int]] = {
+    # name: (overrides, warm-up epochs, timed epochs)
+    "default": ((), 20, 300),
+    "large": (("scenario=large",), 3, 10),
+    "55 topics 32/6/6": (
+        (
+            "n_topics=55",
+            "population.inferers.0.count=32",
+            "population.forecasters.0.count=6",
+            "population.reputers.0.count=6",
+        ),
+        15,
+        60,
+    ),
+}
+
+
+class _CoreClock:
+    """Wraps the model's core entry points to accumulate the time spent inside them."""
+
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self._orig: dict[str, Any] = {}
+
+    def __enter__(self) -> _CoreClock:
+        for name in ("run_topic_epoch", "synthesize"):
+            fn = getattr(model_module, name)
+            self._orig[name] = fn
+
+            def timed(*a: Any, _fn: Any = fn, **k: Any) -> Any:
+                t = time.perf_counter()
+                try:
+                    return _fn(*a, **k)
+                finally:
+                    self.seconds += time.perf_counter() - t
+
+            setattr(model_module, name, timed)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for name, fn in self._orig.items():
+            setattr(model_module, name, fn)
+
+
+def measure(overrides: tuple[str, ...], warm: int, timed: int) -> dict[str, float]:
+    sc = allora_sim.scenario(*overrides, f"epochs={warm + timed}", "output.progress=false")
+    m = model_module.AlloraModel(sc)
+    for _ in range(warm):
+        m.step()
+    with _CoreClock() as clock:
+        t0 = time.perf_counter()
+        for _ in range(timed):
+            m.step()
+        wall = time.perf_counter() - t0
+    return {
+        "epochs_per_second": timed / wall,
+        "seconds_per_epoch": wall / timed,
+        "share_outside_core": 1.0 - clock.seconds / wall,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--json", default=None)
+    ap.add_argument("--cases", nargs="*", default=list(CASES))
+    args = ap.parse_args(argv)
+    results: dict[str, dict[str, float]] = {}
+    print(f"{'case':<20} {'epochs/s':>10} {'ms/epoch':>10} {'outside core':>13}")
+    for name in args.cases:
+        overrides, warm, timed = CASES[name]
+        runs = [measure(overrides, warm, timed) for _ in range(args.repeats)]
+        med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        results[name] = med
+        print(
+            f"{name:<20} {med['epochs_per_second']:>10.1f} "
+            f"{1e3 * med['seconds_per_epoch']:>10.2f} {100 * med['share_outside_core']:>12.1f}%"
+        )
+    if args.json:
+        with open(args.json, "w") as fh:
+            json.dump(results, fh, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
