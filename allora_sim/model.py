@@ -31,6 +31,7 @@ from allora_sim.agents import Consumer, Forecaster, Inferer, Participant, Repute
 from allora_sim.agents.behaviours import Behaviour, EpochContext, Revealed, build_behaviour
 from allora_sim.config import Scenario
 from allora_sim.core import EpochInputs, TopicState, ValueBundle, run_topic_epoch, synthesize
+from allora_sim.core.sortition import limit_forecast_elements
 from allora_sim.recorder import Recorder
 from allora_sim.world_bridge import WorldPaths, simulate_world
 
@@ -174,6 +175,7 @@ class AlloraModel(mesa.Model):
         forecast = np.full((self.n_topics, k, n), np.nan)
         for g in self.groups["forecasters"]:
             forecast[g.topics, g.slots] = g.forecast(ctx)  # type: ignore[attr-defined]
+        forecast = self._limit_elements(forecast)
         paid = np.zeros((self.n_topics, self.sizes[3]))
         for g in self.groups["consumers"]:
             paid[g.topics, g.slots] = g.pay(ctx)  # type: ignore[attr-defined]
@@ -184,6 +186,21 @@ class AlloraModel(mesa.Model):
         while self._pending and self._pending[0].epoch <= e - self.lag + 1:
             self._settle(self._pending.pop(0), ctx)
         self.epoch += 1
+
+    def _limit_elements(self, forecast: np.ndarray) -> np.ndarray:
+        """Keep each forecast's elements for the top ``MaxElementsPerForecast`` inferers by
+        score EMA, as the chain does when it accepts a worker payload (§8)."""
+        n = forecast.shape[-1]
+        limit = self.params.module.max_elements_per_forecast
+        if n <= limit:
+            return forecast
+        keep = limit_forecast_elements(
+            np.broadcast_to(np.arange(n), forecast.shape),
+            np.isfinite(forecast),
+            self.state.inferer_score_ema[:, None, :],
+            limit,
+        )
+        return np.where(keep, forecast, np.nan)
 
     def _synthesize(self, inference: np.ndarray, forecast: np.ndarray) -> Any:
         st, mp, tp = self.state, self.params.module, self.params.topic
