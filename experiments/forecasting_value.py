@@ -15,11 +15,11 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-import allora_sim  # noqa: E402
-from allora_sim.model import AlloraModel  # noqa: E402
+import allora_sim
+from allora_sim.model import AlloraModel
 
 CASES = {
     "default": ("scenario=default",),
