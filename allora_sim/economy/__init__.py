@@ -1,0 +1,1 @@
+"""The network economy: token ledger, emission, fees, stake, topics and active sets."""

@@ -1,0 +1,73 @@
+"""The ledger's invariants: exact integer conservation, no negative balance, atomic failures."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from allora_sim.economy.ledger import Ledger, LedgerError
+
+MAX = 10**27
+
+
+def _ledger() -> Ledger:
+    led = Ledger(MAX)
+    led.open_many(["a", "b", "c"], [10**24, 5, 0])
+    led.set_genesis_pools(unminted=MAX - 10**24 - 5 - 10**20, locked={"team": 10**20})
+    return led
+
+
+def test_genesis_accounts_for_every_token() -> None:
+    led = _ledger()
+    led.check()
+    assert led.total() == MAX
+    with pytest.raises(LedgerError, match="genesis pools"):
+        Ledger(MAX).set_genesis_pools(unminted=1, locked={})
+
+
+def test_transfers_mint_unlock_keep_the_supply() -> None:
+    led = _ledger()
+    led.transfer(0, 2, 3 * 10**23)
+    led.transfer_many(np.array([0, 1]), np.array([2, 2]), [7, 5])
+    led.mint(1, 10**21)
+    led.unlock("team", 2, 10**19)
+    led.check()
+    assert led.balance("c") == 3 * 10**23 + 12 + 10**19
+    assert led.balance("b") == 10**21
+    assert led.minted_total == 10**21
+
+
+def test_failures_change_nothing() -> None:
+    led = _ledger()
+    before = led.balances.copy()
+    with pytest.raises(LedgerError, match="'b' would go negative"):
+        led.transfer_many(np.array([0, 1]), np.array([2, 2]), [1, 6])
+    np.testing.assert_array_equal(led.balances, before)
+    with pytest.raises(LedgerError, match="exceeds the unminted allowance"):
+        led.mint(0, led.unminted + 1)
+    with pytest.raises(LedgerError, match="exceeds its locked"):
+        led.unlock("team", 0, 10**20 + 1)
+    with pytest.raises(LedgerError, match="integer amount"):
+        led.transfer(0, 1, 0.5)
+    with pytest.raises(LedgerError, match=">= 0"):
+        led.transfer(0, 1, -1)
+    led.check()
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    st.lists(st.tuples(st.integers(0, 3), st.integers(0, 3), st.integers(0, 10**25)), max_size=40)
+)
+def test_random_transfers_conserve_exactly(moves) -> None:
+    led = Ledger(MAX)
+    led.open_many(["w", "x", "y", "z"], [10**25, 10**24, 0, 3])
+    led.set_genesis_pools(unminted=MAX - 10**25 - 10**24 - 3, locked={})
+    for src, dst, amount in moves:
+        try:
+            led.transfer(src, dst, amount)
+        except LedgerError:
+            pass
+        assert (led.balances >= 0).all()
+    led.check()
