@@ -5,17 +5,22 @@ Each :meth:`AlloraModel.step` is one epoch of every topic, in the chain's order:
 1. the world's target of the epoch and its context (regime) are drawn (the whole path is
    simulated at construction from the world's own generator, so results do not depend on how
    the model is stepped);
-2. behaviours submit inferences and forecasts (and consumers pay);
+2. every registered worker's behaviour submits (inferences, forecasts) and consumers pay; the
+   chain's merit sortition admits at most ``MaxTopInferersToReward`` inferers and
+   ``MaxTopForecastersToReward`` forecasters per topic (:mod:`allora_sim.active_sets`), and
+   forecast elements are limited to the top ``MaxElementsPerForecast`` inferers by score EMA;
 3. the network inferences are synthesised from the state the topic has stored so far
    (:func:`allora_sim.core.synthesize`, the chain's query);
 4. once an epoch's ground-truth lag has passed, reputers report the losses of its network
-   inferences, and :func:`allora_sim.core.run_topic_epoch` closes it: network losses, regrets,
-   scores, rewards;
+   inferences (at most ``MaxTopReputersToReward`` admitted), and
+   :func:`allora_sim.core.run_topic_epoch` closes it: network losses, regrets, scores, rewards;
 5. payouts are booked (workers' balances; reputers' kept reward is re-staked, as on chain) and
    the epoch is recorded.
 
-All topics go through the core together (batch axis = topics). Results are available at any
-time as DataFrames (:meth:`epochs_frame`, :meth:`agents_frame`).
+All topics go through the core together (batch axis = topics); the core sees only the active
+participants, in ascending order of their registration slot (the chain's address order), and the
+topic's stored state for everyone else is kept in a store (:mod:`allora_sim.core.store`).
+Results are available at any time as DataFrames (:meth:`epochs_frame`, :meth:`agents_frame`).
 """
 
 from __future__ import annotations
@@ -27,17 +32,20 @@ import mesa
 import numpy as np
 import pandas as pd
 
+from allora_sim.active_sets import ActiveSets
 from allora_sim.agents import Consumer, Forecaster, Inferer, Participant, Reputer
 from allora_sim.agents.behaviours import Behaviour, EpochContext, Revealed, build_behaviour
 from allora_sim.config import Scenario
 from allora_sim.core import EpochInputs, TopicState, ValueBundle, run_topic_epoch, synthesize
 from allora_sim.core.sortition import limit_forecast_elements
+from allora_sim.core.store import gather, scatter
 from allora_sim.recorder import Recorder
 from allora_sim.world_bridge import WorldPaths, simulate_world
 
-__all__ = ["UALLO_PER_ALLO", "AlloraModel"]
+__all__ = ["UALLO_PER_ALLO", "AlloraModel", "compact"]
 
 UALLO_PER_ALLO = 1e18
+ROLES = ("inferers", "forecasters", "reputers", "consumers")
 _ROLE_AGENT = {
     "inferers": Inferer,
     "forecasters": Forecaster,
@@ -46,11 +54,36 @@ _ROLE_AGENT = {
 }
 
 
+def compact(active: np.ndarray) -> np.ndarray:
+    """Slots of the active participants per topic, ascending, padded with ``-1``: ``(T, A)``."""
+    counts = active.sum(axis=1)
+    width = int(counts.max()) if counts.size else 0
+    order = np.argsort(~active, axis=1, kind="stable")[:, :width]
+    return np.where(np.arange(width)[None, :] < counts[:, None], order, -1)
+
+
+def _take(values: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """``values[t, ids[t, i]]`` (NaN where ``ids`` is −1)."""
+    got = np.take_along_axis(values, np.maximum(ids, 0), axis=1)
+    return np.where(ids >= 0, got, np.nan)
+
+
+def _spread(values: np.ndarray, ids: np.ndarray, width: int) -> np.ndarray:
+    """Inverse of :func:`_take`: ``(T, A)`` values onto ``(T, width)`` registered slots."""
+    out = np.full((values.shape[0], width), np.nan)
+    t, i = np.nonzero(ids >= 0)
+    out[t, ids[t, i]] = values[t, i]
+    return out
+
+
 @dataclass
 class _Pending:
     """An epoch whose ground truth is not yet revealed."""
 
     epoch: int
+    nonce: int
+    inferer_ids: np.ndarray
+    forecaster_ids: np.ndarray
     inference: np.ndarray
     forecast: np.ndarray
     network: Any
@@ -61,8 +94,9 @@ class AlloraModel(mesa.Model):
 
     Args:
         scenario: a validated :class:`~allora_sim.config.Scenario`.
-        rng: the root seed (defaults to ``scenario.seed``); child generators for the world and
-            every behaviour group are spawned from it with ``numpy.random.SeedSequence``.
+        rng: the root seed (defaults to ``scenario.seed``); child generators for the world, every
+            behaviour group and the arrival order of submissions are spawned from it with
+            ``numpy.random.SeedSequence``.
     """
 
     def __init__(self, scenario: Scenario, rng: int | None = None) -> None:
@@ -73,30 +107,36 @@ class AlloraModel(mesa.Model):
         self.params = scenario.mechanism
         self.epoch = 0
         self.n_topics = scenario.n_topics
-        root = np.random.SeedSequence(seed)
-        world_seq, behaviour_seq = root.spawn(2)
+        world_seq, behaviour_seq, arrival_seq = np.random.SeedSequence(seed).spawn(3)
         self.world: WorldPaths = simulate_world(
             scenario.world, scenario.n_topics, scenario.epochs, np.random.default_rng(world_seq)
         )
         self.lag = scenario.lag_epochs
+        self.epoch_length = scenario.world.epoch_length
         self._build_population(behaviour_seq)
-        n, k, m = self.sizes[:3]
-
-        def ids(count: int) -> np.ndarray:
-            return np.tile(np.arange(count), (self.n_topics, 1))
-
-        self.state = TopicState.new(
-            ids(n), ids(k), ids(m), window=self.params.module.max_samples_to_scale_scores
+        mp = self.params.module
+        n, k, m, _ = self.sizes
+        self.sets = ActiveSets(
+            self.n_topics,
+            {"inferers": n, "forecasters": k, "reputers": m},
+            {
+                "inferers": mp.max_top_inferers_to_reward,
+                "forecasters": mp.max_top_forecasters_to_reward,
+                "reputers": mp.max_top_reputers_to_reward,
+            },
+            self.params.topic.merit_sortition_alpha,
+            np.random.default_rng(arrival_seq),
         )
+        empty = np.zeros((self.n_topics, 0), dtype=np.int64)
+        self.store = TopicState.new(empty, empty, empty, window=mp.max_samples_to_scale_scores)
         self.stake = np.zeros((self.n_topics, m))
         for g in self.groups["reputers"]:
             self.stake[g.topics, g.slots] = g.stake * UALLO_PER_ALLO  # type: ignore[attr-defined]
         self.balance = {
-            role: np.zeros((self.n_topics, size))
-            for role, size in zip(_ROLE_AGENT, self.sizes, strict=True)
+            r: np.zeros((self.n_topics, s)) for r, s in zip(ROLES, self.sizes, strict=True)
         }
-        self.fees = np.zeros(self.n_topics)
         self.topic_reward = np.full(self.n_topics, scenario.topic_reward * UALLO_PER_ALLO)
+        self.fees_paid = np.zeros(self.n_topics)
         self._pending: list[_Pending] = []
         self._revealed: Revealed | None = None
         self.recorder = Recorder(self)
@@ -106,33 +146,25 @@ class AlloraModel(mesa.Model):
 
     def _build_population(self, seq: np.random.SeedSequence) -> None:
         sc = self.scenario
-        self.groups: dict[str, list[Behaviour]] = {r: [] for r in _ROLE_AGENT}
-        sizes = []
-        role_groups = {
-            "inferers": sc.inferers,
-            "forecasters": sc.forecasters,
-            "reputers": sc.reputers,
-            "consumers": sc.consumers,
-        }
+        self.groups: dict[str, list[Behaviour]] = {r: [] for r in ROLES}
+        role_groups = dict(
+            zip(ROLES, (sc.inferers, sc.forecasters, sc.reputers, sc.consumers), strict=True)
+        )
         children = iter(seq.spawn(sum(len(g) for g in role_groups.values())))
+        sizes = []
         for role, groups in role_groups.items():
             slot = 0
             for g in groups:
                 slots = np.arange(slot, slot + g.count)
                 topics = np.repeat(np.arange(self.n_topics), g.count)
                 members = np.tile(slots, self.n_topics)
-                beh = build_behaviour(
-                    role,
-                    g.behaviour,
-                    g.params,
-                    topics,
-                    members,
-                    np.random.default_rng(next(children)),
-                )
+                rng = np.random.default_rng(next(children))
+                beh = build_behaviour(role, g.behaviour, g.params, topics, members, rng)
                 beh.group_name = g.name  # type: ignore[attr-defined]
                 self.groups[role].append(beh)
-                for t, s in zip(topics, members, strict=True):
-                    _ROLE_AGENT[role](self, int(t), int(s), g.name, g.behaviour)
+                agent_cls = _ROLE_AGENT[role]
+                for t, s in zip(topics.tolist(), members.tolist(), strict=True):
+                    agent_cls(self, t, s, g.name, g.behaviour)
                 slot += g.count
             sizes.append(slot)
         self.sizes = tuple(sizes)
@@ -141,11 +173,14 @@ class AlloraModel(mesa.Model):
     # accessors used by agents
 
     def balance_of(self, agent: Participant) -> float:
-        role = agent.role + "s"
-        return float(self.balance[role][agent.topic, agent.slot]) / UALLO_PER_ALLO
+        return float(self.balance[agent.role + "s"][agent.topic, agent.slot]) / UALLO_PER_ALLO
 
     def stake_of(self, agent: Reputer) -> float:
         return float(self.stake[agent.topic, agent.slot]) / UALLO_PER_ALLO
+
+    def nonce(self, epoch: int) -> int:
+        """Block height at which the worker nonce of ``epoch`` opens."""
+        return (epoch + 1) * self.epoch_length
 
     # -----------------------------------------------------------------------------------------
     # the epoch
@@ -158,7 +193,7 @@ class AlloraModel(mesa.Model):
                 "larger scenario.epochs to step further"
             )
         e = self.epoch
-        n, k, _ = self.sizes[:3]
+        n, k, _, c = self.sizes
         ctx = EpochContext(
             epoch=e,
             truth=self.world.truth[:, e],
@@ -175,16 +210,31 @@ class AlloraModel(mesa.Model):
         forecast = np.full((self.n_topics, k, n), np.nan)
         for g in self.groups["forecasters"]:
             forecast[g.topics, g.slots] = g.forecast(ctx)  # type: ignore[attr-defined]
-        forecast = self._limit_elements(forecast)
-        paid = np.zeros((self.n_topics, self.sizes[3]))
+        paid = np.zeros((self.n_topics, c))
         for g in self.groups["consumers"]:
             paid[g.topics, g.slots] = g.pay(ctx)  # type: ignore[attr-defined]
         self.fees_paid = paid.sum(axis=1)
-        network = self._synthesize(inference, forecast)
-        self._pending.append(_Pending(e, inference, forecast, network))
+
+        nonce = self.nonce(e)
+        forecast = self._limit_elements(forecast)
+        st = self.store
+        inf_active = self.sets.admit(
+            "inferers", np.isfinite(inference), st.inferer_score_quantile, nonce
+        )
+        fc_active = self.sets.admit(
+            "forecasters", np.isfinite(forecast).any(axis=2), st.forecaster_score_quantile, nonce
+        )
+        inf_ids, fc_ids = compact(inf_active), compact(fc_active)
+        inf_c = _take(inference, inf_ids)
+        rows = np.take_along_axis(forecast, np.maximum(fc_ids, 0)[:, :, None], axis=1)
+        fc_c = np.take_along_axis(rows, np.maximum(inf_ids, 0)[:, None, :], axis=2)
+        fc_c = np.where((fc_ids >= 0)[:, :, None] & (inf_ids >= 0)[:, None, :], fc_c, np.nan)
+        part, self.store = gather(self.store, inf_ids, fc_ids, np.full((self.n_topics, 0), -1))
+        network = self._synthesize(part, inf_c, fc_c)
+        self._pending.append(_Pending(e, nonce, inf_ids, fc_ids, inf_c, fc_c, network))
         self._revealed = None
         while self._pending and self._pending[0].epoch <= e - self.lag + 1:
-            self._settle(self._pending.pop(0), ctx)
+            self._settle(self._pending.pop(0), ctx, inference)
         self.epoch += 1
 
     def _limit_elements(self, forecast: np.ndarray) -> np.ndarray:
@@ -197,30 +247,32 @@ class AlloraModel(mesa.Model):
         keep = limit_forecast_elements(
             np.broadcast_to(np.arange(n), forecast.shape),
             np.isfinite(forecast),
-            self.state.inferer_score_ema[:, None, :],
+            self.sets.ema("inferers")[:, None, :],
             limit,
         )
         return np.where(keep, forecast, np.nan)
 
-    def _synthesize(self, inference: np.ndarray, forecast: np.ndarray) -> Any:
-        st, mp, tp = self.state, self.params.module, self.params.topic
-        present = st.inferer_ids >= 0
-        element = (st.forecaster_ids >= 0)[:, :, None] & present[:, None, :] & np.isfinite(forecast)
+    def _synthesize(self, part: TopicState, inference: np.ndarray, forecast: np.ndarray) -> Any:
+        mp, tp = self.params.module, self.params.topic
+        present = part.inferer_ids >= 0
+        element = (
+            (part.forecaster_ids >= 0)[:, :, None] & present[:, None, :] & np.isfinite(forecast)
+        )
         return synthesize(
             inference,
             present,
             forecast,
             element,
-            st.regrets,
-            st.initial_regret,
-            st.network_loss,
+            part.regrets,
+            part.initial_regret,
+            part.network_loss,
             tp.epsilon,
             tp.p_norm,
             mp.c_norm,
             mp.epsilon_safe_div,
         )
 
-    def _settle(self, pend: _Pending, ctx: EpochContext) -> None:
+    def _settle(self, pend: _Pending, ctx: EpochContext, _inference: np.ndarray) -> None:
         """Close an epoch whose ground truth is revealed: reports, core, payouts, records."""
         s = pend.epoch
         truth = self.world.truth[:, s]
@@ -232,25 +284,44 @@ class AlloraModel(mesa.Model):
 
         exact_losses = pend.network.values.map(exact)
         m = self.sizes[2]
-        reports = ValueBundle.absent((self.n_topics, m), self.sizes[0], self.sizes[1])
-        report_arrays = {f: getattr(reports, f) for f in reports.__dataclass_fields__}
+        n_a, k_a = pend.inferer_ids.shape[1], pend.forecaster_ids.shape[1]
+        reports = ValueBundle.absent((self.n_topics, m), n_a, k_a)
+        arrays = {f: getattr(reports, f) for f in reports.__dataclass_fields__}
         for g in self.groups["reputers"]:
             mine = g.report(ctx, exact_losses)  # type: ignore[attr-defined]
-            for f, arr in report_arrays.items():
+            for f, arr in arrays.items():
                 arr[g.topics, g.slots] = getattr(mine, f)
+        # reputer payloads below the minimum stake are rejected before admission
+        eligible = self.stake >= self.params.module.required_minimum_stake
+        rep_active = self.sets.admit(
+            "reputers", eligible, self.store.reputer_score_quantile, pend.nonce
+        )
+        rep_ids = compact(rep_active)
+
+        def rows(x: np.ndarray) -> np.ndarray:
+            idx = np.maximum(rep_ids, 0).reshape(rep_ids.shape + (1,) * (x.ndim - 2))
+            got = np.take_along_axis(x, idx, axis=1)
+            ok = (rep_ids >= 0).reshape(rep_ids.shape + (1,) * (x.ndim - 2))
+            return np.where(ok, got, np.nan)
+
+        rep_reports = ValueBundle(**{f: rows(a) for f, a in arrays.items()})
+        stake_c = np.nan_to_num(_take(self.stake, rep_ids))
+        part, self.store = gather(self.store, pend.inferer_ids, pend.forecaster_ids, rep_ids)
+        part = self._with_registry_emas(part)
         inputs = EpochInputs(
-            inferer_ids=self.state.inferer_ids,
+            inferer_ids=pend.inferer_ids,
             inference=pend.inference,
-            forecaster_ids=self.state.forecaster_ids,
+            forecaster_ids=pend.forecaster_ids,
             forecast=pend.forecast,
-            reputer_ids=self.state.reputer_ids,
-            stake=self.stake,
-            reputer_losses=ValueBundle(**report_arrays),
+            reputer_ids=rep_ids,
+            stake=stake_c,
+            reputer_losses=rep_reports,
             topic_reward=self.topic_reward,
         )
-        outcome, self.state = run_topic_epoch(inputs, self.state, self.params, pend.network)
-        inferer_loss = exact_losses.inferer
-        self._book(outcome)
+        outcome, part = run_topic_epoch(inputs, part, self.params, pend.network)
+        self.store = scatter(self.store, part)
+        self._write_emas(outcome, pend, rep_ids)
+        self._book(outcome, pend, rep_ids)
         self.recorder.record(
             s,
             truth,
@@ -258,22 +329,64 @@ class AlloraModel(mesa.Model):
             pend,
             outcome,
             exact_losses,
-            inputs.reputer_losses,
+            rep_reports,
+            rep_ids,
             self.fees_paid,
         )
         self._revealed = Revealed(
             epoch=s,
             truth=truth,
             context=self.world.context[:, s],
-            inference=pend.inference,
-            inferer_loss=inferer_loss,
+            inference=_spread(pend.inference, pend.inferer_ids, self.sizes[0]),
+            inferer_loss=_spread(exact_losses.inferer, pend.inferer_ids, self.sizes[0]),
         )
 
-    def _book(self, outcome: Any) -> None:
+    def _with_registry_emas(self, part: TopicState) -> TopicState:
+        """The admission EMAs (with passive updates) are the stored EMAs the core reads."""
+        return replace(
+            part,
+            inferer_score_ema=_take(self.sets.ema("inferers"), part.inferer_ids),
+            forecaster_score_ema=_take(self.sets.ema("forecasters"), part.forecaster_ids),
+            reputer_score_ema=_take(self.sets.ema("reputers"), part.reputer_ids),
+        )
+
+    def _write_emas(self, outcome: Any, pend: _Pending, rep_ids: np.ndarray) -> None:
+        st = self.store
+        for cls, ids, score, ema_ids, ema in (
+            (
+                "inferers",
+                pend.inferer_ids,
+                outcome.inferer_score,
+                st.inferer_ids,
+                st.inferer_score_ema,
+            ),
+            (
+                "forecasters",
+                pend.forecaster_ids,
+                outcome.forecaster_score,
+                st.forecaster_ids,
+                st.forecaster_score_ema,
+            ),
+            ("reputers", rep_ids, outcome.reputer_score, st.reputer_ids, st.reputer_score_ema),
+        ):
+            t, i = np.nonzero((ids >= 0) & np.isfinite(score))
+            if t.size == 0:
+                continue
+            slots = ids[t, i]
+            # the store is aligned to the ever-active ids: find each slot's column
+            col = np.argmax(ema_ids[t] == slots[:, None], axis=1)
+            self.sets.write(cls, t, slots, ema[t, col], pend.nonce)
+
+    def _book(self, outcome: Any, pend: _Pending, rep_ids: np.ndarray) -> None:
         """Pay rewards: workers' balances; reputers keep and re-stake their part (§6.6)."""
-        self.balance["inferers"] += np.nan_to_num(outcome.inferer_reward)
-        self.balance["forecasters"] += np.nan_to_num(outcome.forecaster_reward)
-        kept = np.nan_to_num(outcome.reputer_reward_kept)
+        n, k, m, _ = self.sizes
+        self.balance["inferers"] += np.nan_to_num(
+            _spread(outcome.inferer_reward, pend.inferer_ids, n)
+        )
+        self.balance["forecasters"] += np.nan_to_num(
+            _spread(outcome.forecaster_reward, pend.forecaster_ids, k)
+        )
+        kept = np.nan_to_num(_spread(outcome.reputer_reward_kept, rep_ids, m))
         self.balance["reputers"] += kept
         self.stake = self.stake + kept
 
@@ -293,7 +406,7 @@ class AlloraModel(mesa.Model):
         return self.recorder.epochs_frame()
 
     def agents_frame(self) -> pd.DataFrame:
-        """One row per agent and settled epoch."""
+        """One row per registered agent and settled epoch."""
         return self.recorder.agents_frame()
 
     def with_params(self, **changes: Any) -> AlloraModel:

@@ -53,6 +53,7 @@ AGENT_COLUMNS = (
     "role",
     "behaviour",
     "group",
+    "active",
     "submission",
     "loss",
     "score",
@@ -103,9 +104,12 @@ class Recorder:
         outcome: Any,
         exact: Any,
         reports: Any,
+        reputer_ids: np.ndarray,
         fees: np.ndarray,
     ) -> None:
-        """Append the records of one settled epoch (all topics)."""
+        """Append the records of one settled epoch (all topics). Per-participant outcome arrays
+        are over the epoch's active participants (``pend.*_ids``, ``reputer_ids``) and are
+        spread onto the registered slots (NaN for those not active)."""
         t = self.model.n_topics
         net = pend.network.values
         inf_loss = exact.inferer
@@ -143,36 +147,53 @@ class Recorder:
         if not self.record_agents:
             return
         m = self.model
-        nan_inf = np.full_like(pend.inference, np.nan)
-        reported = reports.combined  # each reputer's reported loss of the network inference
+        n, k, r, _ = m.sizes
+        inf_ids, fc_ids = pend.inferer_ids, pend.forecaster_ids
+
+        def on(ids: np.ndarray, values: np.ndarray, width: int) -> np.ndarray:
+            out = np.full((t, width), np.nan)
+            tt, ii = np.nonzero(ids >= 0)
+            out[tt, ids[tt, ii]] = np.asarray(values)[tt, ii]
+            return out
+
+        def active(ids: np.ndarray, width: int) -> np.ndarray:
+            out = np.zeros((t, width))
+            tt, ii = np.nonzero(ids >= 0)
+            out[tt, ids[tt, ii]] = 1.0
+            return out
+
         per_role = {
             "inferers": {
-                "submission": pend.inference,
-                "loss": exact.inferer,
-                "score": outcome.inferer_score,
-                "weight": pend.network.inferer_weight,
-                "reward_fraction": outcome.inferer_fraction,
-                "reward": outcome.inferer_reward / UALLO,
-                "stake": nan_inf,
+                "active": active(inf_ids, n),
+                "submission": on(inf_ids, pend.inference, n),
+                "loss": on(inf_ids, exact.inferer, n),
+                "score": on(inf_ids, outcome.inferer_score, n),
+                "weight": on(inf_ids, pend.network.inferer_weight, n),
+                "reward_fraction": on(inf_ids, outcome.inferer_fraction, n),
+                "reward": on(inf_ids, outcome.inferer_reward, n) / UALLO,
+                "stake": np.full((t, n), np.nan),
                 "balance": m.balance["inferers"] / UALLO,
             },
             "forecasters": {
-                "submission": net.forecaster,
-                "loss": exact.forecaster,
-                "score": outcome.forecaster_score,
-                "weight": pend.network.forecaster_weight,
-                "reward_fraction": outcome.forecaster_fraction,
-                "reward": outcome.forecaster_reward / UALLO,
-                "stake": np.full_like(net.forecaster, np.nan),
+                "active": active(fc_ids, k),
+                "submission": on(fc_ids, net.forecaster, k),
+                "loss": on(fc_ids, exact.forecaster, k),
+                "score": on(fc_ids, outcome.forecaster_score, k),
+                "weight": on(fc_ids, pend.network.forecaster_weight, k),
+                "reward_fraction": on(fc_ids, outcome.forecaster_fraction, k),
+                "reward": on(fc_ids, outcome.forecaster_reward, k) / UALLO,
+                "stake": np.full((t, k), np.nan),
                 "balance": m.balance["forecasters"] / UALLO,
             },
             "reputers": {
-                "submission": reported,
-                "loss": reported - exact.combined[:, None],  # its error (dex)
-                "score": outcome.reputer_score,
-                "weight": outcome.listening_coefficient,
-                "reward_fraction": outcome.reputer_fraction,
-                "reward": outcome.reputer_reward / UALLO,
+                "active": active(reputer_ids, r),
+                "submission": on(reputer_ids, reports.combined, r),
+                # its error on the network inference's loss (dex)
+                "loss": on(reputer_ids, reports.combined - exact.combined[:, None], r),
+                "score": on(reputer_ids, outcome.reputer_score, r),
+                "weight": on(reputer_ids, outcome.listening_coefficient, r),
+                "reward_fraction": on(reputer_ids, outcome.reputer_fraction, r),
+                "reward": on(reputer_ids, outcome.reputer_reward, r) / UALLO,
                 "stake": m.stake / UALLO,
                 "balance": m.balance["reputers"] / UALLO,
             },
@@ -203,6 +224,8 @@ class Recorder:
         for c in ("run", "topic", "epoch", "agent", "reward_error", "context"):
             if c in df:
                 df[c] = df[c].astype(np.int64)
+        if "active" in df:
+            df["active"] = df["active"].astype(bool)
         return df
 
     def epochs_frame(self) -> pd.DataFrame:

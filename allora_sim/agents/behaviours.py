@@ -106,18 +106,24 @@ class Inferer(Behaviour):
 @dataclass(frozen=True)
 class NoisyOracleParams:
     """Research target T26: error scale 10^N(log10(error·σ), log10(spread)), bias N(0, bias·σ);
-    each epoch one member outperforms with its error times ``outperformer``."""
+    each epoch one member outperforms with its error times ``outperformer``. From epoch
+    ``change_epoch`` on (−1: never) the errors are multiplied by ``change_factor`` (a worker that
+    improves or degrades)."""
 
     error: float = 2.0
     spread: float = 1.5
     bias: float = 0.3
     outperformer: float = 0.5
+    change_epoch: int = -1
+    change_factor: float = 1.0
 
     def check(self, key: str) -> None:
         _positive(key, "error", self.error)
         _at_least(key, "spread", self.spread, 1.0)
         _non_negative(key, "bias", self.bias)
         _probability(key, "outperformer", self.outperformer)
+        _int_at_least(key, "change_epoch", self.change_epoch, -1)
+        _positive(key, "change_factor", self.change_factor)
 
 
 class NoisyOracle(Inferer):
@@ -143,7 +149,10 @@ class NoisyOracle(Inferer):
             star = ctx.context[self.topics] % max(self.per_topic, 1)
         else:
             star = self.rng.integers(max(self.per_topic, 1), size=len(ctx.context))[self.topics]
-        err = np.where(self.rank == star, self.skill * self.params.outperformer, self.skill)
+        skill = self.skill
+        if 0 <= self.params.change_epoch <= ctx.epoch:
+            skill = skill * self.params.change_factor
+        err = np.where(self.rank == star, skill * self.params.outperformer, skill)
         noise = self.rng.normal(0.0, 1.0, self.size) * err
         return ctx.truth[self.topics] + (self.bias + noise) * scale
 

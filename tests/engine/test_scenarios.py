@@ -53,7 +53,7 @@ def test_overrides_reach_the_mechanism_and_population() -> None:
         ("seed=abc", "seed=abc"),
         ("world.kind=moon", "expected one of"),
         ("population.reputers.0.behaviour=liar", "reputers behaviours are"),
-        ("+population.inferers.0.params.skill=1", "allowed: bias, error"),
+        ("+population.inferers.0.params.skill=1", "allowed: bias, change_epoch"),
         ("epochs=0", "epochs=0 is invalid"),
         ("scenario=nope", "available: context, default, large"),
     ],

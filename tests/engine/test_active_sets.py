@@ -1,0 +1,58 @@
+"""Many registered participants, capped active sets (mechanism.md §8; issue: active sets)."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+import allora_sim
+from allora_sim.model import AlloraModel
+
+
+def _inferers(
+    epochs: int, crowd: int, change: int, seed: int = 0
+) -> tuple[AlloraModel, pd.DataFrame]:
+    groups = (
+        f"[{{name: crowd, behaviour: noisy_oracle, count: {crowd}, params: {{spread: 3.0}}}},"
+        f"{{name: improver, behaviour: noisy_oracle, count: 3, params: {{error: 20.0,"
+        f" spread: 1.0, bias: 0.0, change_epoch: {change}, change_factor: 0.01}}}},"
+        f"{{name: degrader, behaviour: noisy_oracle, count: 3, params: {{error: 0.2,"
+        f" spread: 1.0, bias: 0.0, change_epoch: {change}, change_factor: 100.0}}}}]"
+    )
+    m = AlloraModel(
+        allora_sim.scenario(
+            f"epochs={epochs}",
+            f"seed={seed}",
+            "output.progress=false",
+            f"population.inferers={groups}",
+        )
+    )
+    m.run()
+    ag = m.agents_frame()
+    return m, ag[ag["role"] == "inferer"]
+
+
+def test_only_the_capped_active_set_is_synthesised_and_paid() -> None:
+    m, inf = _inferers(epochs=40, crowd=994, change=10_000)
+    assert inf["agent"].nunique() == 1000
+    per_epoch = inf.groupby("epoch")["active"].sum()
+    cap = m.params.module.max_top_inferers_to_reward
+    # the chain never clears its cached lowest EMA, so a round can end one above the cap (§8)
+    assert per_epoch.min() >= cap and per_epoch.max() <= cap + 1
+    outside = inf[~inf["active"]]
+    assert outside[["reward", "weight", "score", "submission"]].isna().all().all()
+    inside = inf[inf["active"] & (inf["epoch"] > 0)]
+    assert inside["reward"].gt(0).mean() > 0.99  # every active inferer is paid
+    # the core only ever saw active inferers: the store holds the ever-active ones
+    assert m.store.inferer_ids.shape[1] == inf.loc[inf["active"], "agent"].nunique()
+
+
+def test_improvers_climb_in_and_degraders_fall_out() -> None:
+    _, inf = _inferers(epochs=600, crowd=94, change=200)
+    inf = inf.assign(after=inf["epoch"] >= 200)
+    share = inf.groupby(["group", "after"], observed=True)["active"].mean().unstack()
+    # outsiders are never scored: they are seen only when rotation admits them (their EMA
+    # drifts to the stored quantile, §8); once in, good scores keep them in
+    assert share.loc["improver", True] > share.loc["improver", False] + 0.03, share
+    assert share.loc["improver", True] > share.loc["crowd", True], share
+    assert share.loc["degrader", True] < share.loc["degrader", False] - 0.15, share
+    assert share.loc["degrader", True] < share.loc["crowd", True], share
