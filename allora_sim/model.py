@@ -229,7 +229,8 @@ class AlloraModel(mesa.Model):
         rows = np.take_along_axis(forecast, np.maximum(fc_ids, 0)[:, :, None], axis=1)
         fc_c = np.take_along_axis(rows, np.maximum(inf_ids, 0)[:, None, :], axis=2)
         fc_c = np.where((fc_ids >= 0)[:, :, None] & (inf_ids >= 0)[:, None, :], fc_c, np.nan)
-        part, self.store = gather(self.store, inf_ids, fc_ids, np.full((self.n_topics, 0), -1))
+        # synthesis reads no reputer state: keep the store's reputers as they are
+        part, self.store = gather(self.store, inf_ids, fc_ids, self.store.reputer_ids)
         network = self._synthesize(part, inf_c, fc_c)
         self._pending.append(_Pending(e, nonce, inf_ids, fc_ids, inf_c, fc_c, network))
         self._revealed = None

@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from allora_sim.core.maths import masked_median
+
 if TYPE_CHECKING:
     from allora_sim.model import AlloraModel
 
@@ -113,9 +115,9 @@ class Recorder:
         t = self.model.n_topics
         net = pend.network.values
         inf_loss = exact.inferer
-        with np.errstate(invalid="ignore"):
-            best = np.nanmin(np.where(np.isfinite(inf_loss), inf_loss, np.inf), axis=1)
-            median = np.nanmedian(inf_loss, axis=1)
+        finite = np.isfinite(inf_loss)
+        best = np.min(np.where(finite, inf_loss, np.inf), axis=1)
+        median = masked_median(inf_loss, finite)
         self._epochs.append(
             {
                 "run": np.full(t, self.run),

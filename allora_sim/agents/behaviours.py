@@ -426,7 +426,8 @@ class HonestReputer(Reputer):
         def noisy(x: np.ndarray) -> np.ndarray:
             mine = x[topics]
             shape = (self.size,) + (1,) * (mine.ndim - 1)
-            eps = self.rng.normal(0.0, 1.0, mine.shape)
+            # single precision is ample for noise of ~0.1 dex, and twice as fast to draw
+            eps = self.rng.standard_normal(mine.shape, dtype=np.float32)
             return mine + self.bias.reshape(shape) + eps * self.noise.reshape(shape)
 
         return exact.map(noisy)

@@ -68,12 +68,27 @@ def gather(
 
     Participants never seen before start empty (as on chain). Returns ``(part, store)``.
     """
+    if (
+        _known(store.inferer_ids, inferer_ids)
+        and _known(store.forecaster_ids, forecaster_ids)
+        and _known(store.reputer_ids, reputer_ids)
+    ):
+        return store.aligned(inferer_ids, forecaster_ids, reputer_ids), store
     grown = store.aligned(
         union_ids(store.inferer_ids, inferer_ids),
         union_ids(store.forecaster_ids, forecaster_ids),
         union_ids(store.reputer_ids, reputer_ids),
     )
     return grown.aligned(inferer_ids, forecaster_ids, reputer_ids), grown
+
+
+def _known(store_ids: np.ndarray, ids: np.ndarray) -> bool:
+    """Every id of ``ids`` is already in the store (the common case: no growth needed)."""
+    if np.array_equal(store_ids, ids):
+        return True
+    if ids.shape[1] == 0:
+        return True
+    return bool(((_gather_index(store_ids, ids) >= 0) | (ids < 0)).all())
 
 
 def _put(target: np.ndarray, index: np.ndarray, values: np.ndarray) -> np.ndarray:
@@ -97,6 +112,12 @@ def scatter(store: TopicState, part: TopicState) -> TopicState:
 
     ``store`` must already hold every id of ``part`` (see :func:`gather`).
     """
+    if (
+        np.array_equal(store.inferer_ids, part.inferer_ids)
+        and np.array_equal(store.forecaster_ids, part.forecaster_ids)
+        and np.array_equal(store.reputer_ids, part.reputer_ids)
+    ):
+        return part
     gi = _gather_index(store.inferer_ids, part.inferer_ids)
     gf = _gather_index(store.forecaster_ids, part.forecaster_ids)
     gr = _gather_index(store.reputer_ids, part.reputer_ids)
