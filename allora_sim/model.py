@@ -340,6 +340,7 @@ class AlloraModel(mesa.Model):
             context=self.world.context[:, s],
             inference=_spread(pend.inference, pend.inferer_ids, self.sizes[0]),
             inferer_loss=_spread(exact_losses.inferer, pend.inferer_ids, self.sizes[0]),
+            network_loss=exact_losses.combined,
         )
 
     def _with_registry_emas(self, part: TopicState) -> TopicState:

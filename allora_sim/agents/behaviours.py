@@ -47,6 +47,7 @@ class Revealed:
     context: np.ndarray  # (T,)
     inference: np.ndarray  # (T, N) inferers' inferences of that epoch
     inferer_loss: np.ndarray  # (T, N) their log10 losses
+    network_loss: np.ndarray  # (T,) log10 loss of the network inference
 
 
 @dataclass(frozen=True)
@@ -444,22 +445,124 @@ class Consumer(Behaviour):
         raise NotImplementedError
 
 
+def _check_schedule(key: str, p: Any) -> None:
+    _int_at_least(key, "topic", p.topic, -1)
+    _int_at_least(key, "start_epoch", p.start_epoch, 0)
+    _int_at_least(key, "stop_epoch", p.stop_epoch, -1)
+    _int_at_least(key, "resume_epoch", p.resume_epoch, -1)
+    if p.resume_epoch >= 0 and not 0 <= p.stop_epoch < p.resume_epoch:
+        raise _bad(key, "resume_epoch", p.resume_epoch, "after stop_epoch (and stop_epoch set)")
+
+
+class _Scheduled(Consumer):
+    """Pays only for its ``topic`` (−1: whichever topic it belongs to), from ``start_epoch``,
+    not from ``stop_epoch`` (−1: never stops) until ``resume_epoch`` (−1: never resumes)."""
+
+    def paying(self, ctx: EpochContext) -> np.ndarray:
+        p = self.params
+        e = ctx.epoch
+        on = e >= p.start_epoch
+        if p.stop_epoch >= 0 and e >= p.stop_epoch:
+            on = p.resume_epoch >= 0 and e >= p.resume_epoch
+        mine = (self.topics == p.topic) if p.topic >= 0 else np.ones(self.size, dtype=bool)
+        return mine & on
+
+
 @dataclass(frozen=True)
 class FixedPayerParams:
-    """Pays ``amount`` ALLO to its topic every epoch (pay what you want)."""
+    """Pays ``amount`` ALLO to its topic every epoch (pay what you want), on a schedule."""
 
     amount: float = 1.0
+    topic: int = -1
+    start_epoch: int = 0
+    stop_epoch: int = -1
+    resume_epoch: int = -1
 
     def check(self, key: str) -> None:
         _non_negative(key, "amount", self.amount)
+        _check_schedule(key, self)
 
 
-class FixedPayer(Consumer):
+class FixedPayer(_Scheduled):
+    """Pays a fixed amount each epoch."""
+
     name = "fixed_payer"
     Params = FixedPayerParams
 
     def pay(self, ctx: EpochContext) -> np.ndarray:
-        return np.full(self.size, float(self.params.amount))
+        return np.where(self.paying(ctx), float(self.params.amount), 0.0)
+
+
+@dataclass(frozen=True)
+class WhaleParams(FixedPayerParams):
+    """A consumer that funds one topic (``topic``) heavily."""
+
+    amount: float = 1000.0
+    topic: int = 0
+
+
+class Whale(FixedPayer):
+    name = "whale"
+    Params = WhaleParams
+
+
+@dataclass(frozen=True)
+class ValuePayerParams:
+    """Pays ``rate`` ALLO per decade of log10 loss by which the network beats ``baseline`` (the
+    consumer's own alternative), judged on an EWMA (weight ``alpha``) of revealed losses; at
+    most ``cap`` ALLO an epoch."""
+
+    rate: float = 1.0
+    baseline: float = -4.0
+    alpha: float = 0.1
+    cap: float = 100.0
+    topic: int = -1
+    start_epoch: int = 0
+    stop_epoch: int = -1
+    resume_epoch: int = -1
+
+    def check(self, key: str) -> None:
+        _non_negative(key, "rate", self.rate)
+        _number(key, "baseline", self.baseline)
+        _probability(key, "alpha", self.alpha, open_low=True)
+        _non_negative(key, "cap", self.cap)
+        _check_schedule(key, self)
+
+
+class ValuePayer(_Scheduled):
+    """Pays in proportion to the value of the network's accuracy to it."""
+
+    name = "value_payer"
+    Params = ValuePayerParams
+
+    def setup(self) -> None:
+        self.loss = np.full(self.size, np.nan)
+
+    def pay(self, ctx: EpochContext) -> np.ndarray:
+        p = self.params
+        if ctx.revealed is not None:
+            seen = ctx.revealed.network_loss[self.topics]
+            self.loss = np.where(
+                np.isfinite(self.loss), p.alpha * seen + (1 - p.alpha) * self.loss, seen
+            )
+        gain = np.where(np.isfinite(self.loss), np.maximum(p.baseline - self.loss, 0.0), 0.0)
+        return np.where(self.paying(ctx), np.minimum(p.rate * gain, p.cap), 0.0)
+
+
+@dataclass(frozen=True)
+class FreeRiderParams:
+    """Uses the inferences and pays nothing."""
+
+    def check(self, key: str) -> None:
+        return None
+
+
+class FreeRider(Consumer):
+    name = "free_rider"
+    Params = FreeRiderParams
+
+    def pay(self, ctx: EpochContext) -> np.ndarray:
+        return np.zeros(self.size)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -469,7 +572,7 @@ BEHAVIOURS: dict[str, dict[str, type[Behaviour]]] = {
     "inferers": {c.name: c for c in (NoisyOracle, RegimeSpecialist, OnlineModel)},
     "forecasters": {c.name: c for c in (NaiveHistory, ContextAware)},
     "reputers": {c.name: c for c in (HonestReputer,)},
-    "consumers": {c.name: c for c in (FixedPayer,)},
+    "consumers": {c.name: c for c in (FixedPayer, Whale, ValuePayer, FreeRider)},
 }
 
 
