@@ -566,6 +566,67 @@ class FreeRider(Consumer):
 
 
 # ---------------------------------------------------------------------------------------------
+# Delegators
+
+
+class Delegator(Behaviour):
+    role = "delegators"
+
+    def setup(self) -> None:
+        self.amount = np.full(self.size, float(self.params.amount))
+
+    def choose(
+        self, ctx: EpochContext, yields: np.ndarray, current: np.ndarray, eligible: np.ndarray
+    ) -> np.ndarray:  # pragma: no cover - abstract
+        """The reputer slot each member wants to back (−1: none yet), given each reputer's
+        recent yield per delegated token ``(T, R)``, the current choice and which reputers
+        can be backed ``(T, R)``."""
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class YieldSeekerParams:
+    """Delegates ``amount`` ALLO; each epoch, with probability ``switch_probability``, moves to
+    the reputer with the highest recent yield if it beats the current one by ``threshold``
+    (relative). ``switch_probability = 0`` never moves (a loyal delegator)."""
+
+    amount: float = 1000.0
+    switch_probability: float = 0.05
+    threshold: float = 0.1
+
+    def check(self, key: str) -> None:
+        _positive(key, "amount", self.amount)
+        _probability(key, "switch_probability", self.switch_probability)
+        _non_negative(key, "threshold", self.threshold)
+
+
+class YieldSeeker(Delegator):
+    """Backs a random eligible reputer first, then drifts toward higher yield."""
+
+    name = "yield_seeker"
+    Params = YieldSeekerParams
+
+    def choose(
+        self, ctx: EpochContext, yields: np.ndarray, current: np.ndarray, eligible: np.ndarray
+    ) -> np.ndarray:
+        out = current.copy()
+        ok = eligible[self.topics]  # (members, R)
+        y = np.where(ok, np.nan_to_num(yields[self.topics], nan=0.0), -np.inf)
+        best = np.argmax(y, axis=1)
+        fresh = current < 0
+        if fresh.any():
+            noise = self.rng.random(ok.shape)
+            pick = np.argmax(np.where(ok, noise, -1.0), axis=1)
+            out[fresh] = np.where(ok[fresh].any(axis=1), pick[fresh], -1)
+        move = (~fresh) & (self.rng.random(self.size) < self.params.switch_probability)
+        here = y[np.arange(self.size), np.maximum(current, 0)]
+        better = y[np.arange(self.size), best] > here * (1 + self.params.threshold) + 1e-30
+        switch = move & better & ok.any(axis=1)
+        out[switch] = best[switch]
+        return out
+
+
+# ---------------------------------------------------------------------------------------------
 # Registry and validation
 
 BEHAVIOURS: dict[str, dict[str, type[Behaviour]]] = {
@@ -573,6 +634,7 @@ BEHAVIOURS: dict[str, dict[str, type[Behaviour]]] = {
     "forecasters": {c.name: c for c in (NaiveHistory, ContextAware)},
     "reputers": {c.name: c for c in (HonestReputer,)},
     "consumers": {c.name: c for c in (FixedPayer, Whale, ValuePayer, FreeRider)},
+    "delegators": {c.name: c for c in (YieldSeeker,)},
 }
 
 

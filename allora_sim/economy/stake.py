@@ -1,0 +1,103 @@
+"""Stake on reputers: their own stake, delegations, and removals after the delay window.
+
+Mirrors the emissions module's stake bookkeeping (``x/emissions/keeper``: ``AddReputerStake``,
+``AddDelegateStake``, ``RemoveReputerStake`` / ``RemoveDelegateStake`` queued for
+``RemoveStakeDelayWindow`` blocks, ``GetStakeReputerAuthority`` = own + delegated stake). Amounts
+are exact integers (uallo, Python ``int`` in object arrays); tokens move through the ledger's
+staking account, so ``Σ stakes = staking account balance`` at all times.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["PendingRemoval", "StakeBook"]
+
+
+@dataclass(frozen=True)
+class PendingRemoval:
+    """A stake removal waiting for its delay window (``StakeRemovalInfo``)."""
+
+    due_epoch: int
+    topic: int
+    reputer: int
+    delegator: int  # -1 for the reputer's own stake
+    amount: int
+
+
+class StakeBook:
+    """Own and delegated stake of every reputer slot of every topic.
+
+    ``own[t, r]`` and ``delegated[t, r]`` are integer uallo; ``delegations[d]`` is the amount
+    delegator ``d`` (an index into the delegator arrays) has on its reputer ``target[d]`` of
+    topic ``topic_of[d]``.
+    """
+
+    def __init__(
+        self, n_topics: int, n_reputers: int, n_delegators: int, delegator_topics: np.ndarray
+    ) -> None:
+        self.own = np.zeros((n_topics, n_reputers), dtype=object)
+        self.delegated = np.zeros((n_topics, n_reputers), dtype=object)
+        self.delegations = np.zeros(n_delegators, dtype=object)
+        self.target = np.full(n_delegators, -1, dtype=np.int64)
+        self.topic_of = np.asarray(delegator_topics, dtype=np.int64)
+        self.pending: list[PendingRemoval] = []
+
+    # ---------------------------------------------------------------------------------------
+
+    def authority(self) -> np.ndarray:
+        """Stake reputer authority (own + delegated), float uallo ``(T, R)`` for the core."""
+        return (self.own + self.delegated).astype(np.float64)
+
+    def total(self) -> int:
+        """Σ of all stake (stake being removed still counts until its window has passed)."""
+        return int(self.own.sum() + self.delegated.sum())
+
+    def topic_stake(self) -> np.ndarray:
+        """Total stake per topic ``(T,)`` (float, for topic weights)."""
+        return (self.own + self.delegated).sum(axis=1).astype(np.float64)
+
+    def add_own(self, topic: int, reputer: int, amount: int) -> None:
+        self.own[topic, reputer] += int(amount)
+
+    def add_own_many(self, topics: np.ndarray, reputers: np.ndarray, amounts: list[int]) -> None:
+        """Add to several reputers' own stake (e.g. re-staked rewards)."""
+        np.add.at(self.own, (topics, reputers), np.array(amounts, dtype=object))
+
+    def delegate(self, delegator: int, reputer: int, amount: int) -> None:
+        t = int(self.topic_of[delegator])
+        if self.target[delegator] not in (-1, reputer) and self.delegations[delegator] > 0:
+            raise ValueError(
+                f"delegator {delegator} already delegates to reputer "
+                f"{self.target[delegator]}; remove that stake first"
+            )
+        self.target[delegator] = reputer
+        self.delegations[delegator] += int(amount)
+        self.delegated[t, reputer] += int(amount)
+
+    def removing(self, delegator: int) -> bool:
+        """Whether the delegator has a removal in its delay window."""
+        return any(p.delegator == delegator for p in self.pending)
+
+    def request_removal(self, delegator: int, due_epoch: int) -> int:
+        """Queue the removal of a delegator's whole delegation (``RemoveDelegateStake``): the
+        stake keeps counting for its reputer until the window has passed. Returns the amount."""
+        amount = int(self.delegations[delegator])
+        if amount == 0 or self.removing(delegator):
+            return 0
+        t, r = int(self.topic_of[delegator]), int(self.target[delegator])
+        self.pending.append(PendingRemoval(due_epoch, t, r, delegator, amount))
+        return amount
+
+    def complete_removals(self, epoch: int) -> list[PendingRemoval]:
+        """Execute the removals whose window has passed; the caller returns the tokens."""
+        ready = [p for p in self.pending if p.due_epoch <= epoch]
+        self.pending = [p for p in self.pending if p.due_epoch > epoch]
+        for p in ready:
+            self.delegations[p.delegator] -= p.amount
+            self.delegated[p.topic, p.reputer] -= p.amount
+            if self.delegations[p.delegator] == 0:
+                self.target[p.delegator] = -1
+        return ready

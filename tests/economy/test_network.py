@@ -1,0 +1,81 @@
+"""Genesis allocation, fees, stake and delegation through the ledger (exact conservation)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from allora_sim.core.params import MintParams
+from allora_sim.economy.network import UALLO, Economy, uallo
+
+
+def _economy(n_topics: int = 2) -> Economy:
+    reg = {"inferers": 3, "forecasters": 1, "reputers": 2, "consumers": 1, "delegators": 2}
+    eco = Economy(MintParams(), n_topics, reg, np.array([0, 1]))
+    t = np.repeat(np.arange(n_topics), 2)
+    s = np.tile(np.arange(2), n_topics)
+    eco.fund("reputers", t, s, np.full(len(t), 20_000.0))
+    eco.stake_own(t, s, np.full(len(t), 10_000.0))
+    eco.fund("consumers", np.arange(n_topics), np.zeros(n_topics, int), np.full(n_topics, 50.0))
+    return eco
+
+
+def test_genesis_shares_are_exact_decimal_amounts() -> None:
+    eco = _economy()
+    led = eco.ledger
+    supply = 10**27
+    assert led.balance("foundation") == supply // 10  # 10 %, exactly
+    assert led.locked == {
+        "investors_preseed": supply // 20,
+        "investors": 2605 * 10**23,
+        "team": 175 * 10**24,
+    }
+    assert eco.ecosystem_allowance == 3595 * 10**23
+    assert led.unminted == eco.ecosystem_allowance
+    eco.check()
+
+
+def test_fees_go_to_the_ecosystem_and_count_as_revenue() -> None:
+    eco = _economy()
+    before = eco.ledger.balance("ecosystem")
+    paid = eco.pay_fees("consumers", np.array([0, 1]), np.array([0, 0]), uallo([5.0, 500.0]))
+    assert paid.tolist() == [True, False]  # the second cannot afford 500 ALLO
+    assert eco.ledger.balance("ecosystem") - before == 5 * UALLO
+    assert eco.revenue.tolist() == [5 * UALLO, 0]
+    eco.check()
+
+
+def test_stake_delegation_and_delayed_removal() -> None:
+    eco = _economy()
+    book = eco.stake
+    eco.fund("delegators", np.array([0, 1]), np.array([0, 1]), np.array([300.0, 300.0]))
+    src = eco.accounts["delegators"][[0, 1], [0, 1]]
+    eco.ledger.transfer_many(src, np.full(2, eco.module["staking"]), uallo([100.0, 100.0]))
+    book.delegate(0, 1, 100 * UALLO)
+    book.delegate(1, 0, 100 * UALLO)
+    eco.check()
+    assert book.authority()[0, 1] == pytest.approx(10_100 * 1e18)
+    assert book.request_removal(0, due_epoch=5) == 100 * UALLO
+    assert book.authority()[0, 1] == pytest.approx(10_100 * 1e18)  # counts until it is due
+    assert book.complete_removals(4) == []
+    done = book.complete_removals(5)
+    assert [p.amount for p in done] == [100 * UALLO]
+    eco.ledger.transfer(eco.module["staking"], src[0], done[0].amount)
+    assert book.authority()[0, 1] == pytest.approx(10_000 * 1e18)
+    eco.check()
+
+
+def test_delegators_get_their_cut_pro_rata() -> None:
+    eco = _economy(1)
+    book = eco.stake
+    eco.fund("delegators", np.array([0, 0]), np.array([0, 1]), np.array([300.0, 300.0]))
+    accts = eco.accounts["delegators"][0]
+    eco.ledger.transfer_many(accts, np.full(2, eco.module["staking"]), [UALLO, 3 * UALLO])
+    book.topic_of = np.array([0, 0])
+    book.delegate(0, 1, UALLO)
+    book.delegate(1, 1, 3 * UALLO)
+    eco.ledger.mint(eco.module["rewards"], 10**6)
+    paid = eco.delegator_rewards(np.array([0]), np.array([1]), [1001], accts)
+    assert paid.tolist() == [250, 750]  # 1001·1/4 and 1001·3/4, truncated; 1 uallo stays
+    assert eco.ledger.balance("pending_delegators") == 1
+    eco.check()
