@@ -26,6 +26,8 @@ from allora_sim.core.params import MechanismParams, ModuleParams, TopicParams
 
 __all__ = [
     "ConfigError",
+    "EconomyConfig",
+    "EmissionMode",
     "GroupConfig",
     "LossKind",
     "MechanismConfig",
@@ -124,6 +126,7 @@ class PopulationConfig:
     consumers: list[GroupConfig] = field(
         default_factory=lambda: [_group("payer", "fixed_payer", 1)]
     )
+    delegators: list[GroupConfig] = field(default_factory=list)
 
 
 _WORLD_OWNED = {"epoch_length", "ground_truth_lag", "worker_submission_window", "chain_bounds"}
@@ -151,6 +154,26 @@ MechanismConfig.__doc__ = (
 )
 
 
+class EmissionMode(Enum):
+    fixed = "fixed"
+    chain = "chain"
+
+
+@dataclass
+class EconomyConfig:
+    """Token economy: where topic rewards come from and what participants start with (ALLO).
+
+    ``emission=fixed`` gives every rewarded topic ``topic_reward`` ALLO per epoch (drawn from the
+    ecosystem treasury, minted when it runs short, as the mint does); ``emission=chain`` runs
+    x/mint's schedule and splits it by topic weight (§6.1, §9).
+    """
+
+    emission: EmissionMode = EmissionMode.fixed
+    worker_balance: float = 1.0
+    consumer_budget: float = 100_000.0
+    cosmos_validator_stake: float = 1_000_000.0
+
+
 @dataclass
 class OutputConfig:
     """Where and what to write."""
@@ -173,6 +196,7 @@ class SimConfig:
     world: WorldConfig = field(default_factory=WorldConfig)
     population: PopulationConfig = field(default_factory=PopulationConfig)
     mechanism: Any = field(default_factory=lambda: MechanismConfig())
+    economy: EconomyConfig = field(default_factory=EconomyConfig)
     output: OutputConfig = field(default_factory=OutputConfig)
 
 
@@ -226,7 +250,9 @@ class Scenario:
     forecasters: tuple[Group, ...]
     reputers: tuple[Group, ...]
     consumers: tuple[Group, ...]
+    delegators: tuple[Group, ...]
     mechanism: MechanismParams
+    economy: EconomyConfig
     output: OutputConfig
     raw: Mapping[str, Any]
 
@@ -322,6 +348,13 @@ def _mechanism(m: Any) -> MechanismParams:
     return MechanismParams(module=mp, topic=tp)
 
 
+def _economy(e: EconomyConfig) -> EconomyConfig:
+    _finite("economy.worker_balance", e.worker_balance, lo=0.0)
+    _finite("economy.consumer_budget", e.consumer_budget, lo=0.0)
+    _finite("economy.cosmos_validator_stake", e.cosmos_validator_stake, lo=0.0)
+    return e
+
+
 def load_scenario(cfg: Any) -> Scenario:
     """Validate a composed config (``DictConfig`` or :class:`SimConfig`) into a :class:`Scenario`.
 
@@ -367,7 +400,9 @@ def load_scenario(cfg: Any) -> Scenario:
         forecasters=_groups_of("forecasters", pop.forecasters),
         reputers=reputers,
         consumers=_groups_of("consumers", pop.consumers),
+        delegators=_groups_of("delegators", pop.delegators),
         mechanism=mechanism,
+        economy=_economy(obj.economy),
         output=out,
         raw=raw,  # type: ignore[arg-type]
     )

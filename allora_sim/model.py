@@ -33,24 +33,28 @@ import numpy as np
 import pandas as pd
 
 from allora_sim.active_sets import ActiveSets
-from allora_sim.agents import Consumer, Forecaster, Inferer, Participant, Reputer
+from allora_sim.agents import Consumer, Delegator, Forecaster, Inferer, Participant, Reputer
 from allora_sim.agents.behaviours import Behaviour, EpochContext, Revealed, build_behaviour
 from allora_sim.config import Scenario
 from allora_sim.core import EpochInputs, TopicState, ValueBundle, run_topic_epoch, synthesize
+from allora_sim.core.params import MintParams
+from allora_sim.core.rewards import payouts_uallo
 from allora_sim.core.sortition import limit_forecast_elements
 from allora_sim.core.store import gather, scatter
+from allora_sim.economy.network import Economy, uallo
 from allora_sim.recorder import Recorder
 from allora_sim.world_bridge import WorldPaths, simulate_world
 
 __all__ = ["UALLO_PER_ALLO", "AlloraModel", "compact"]
 
 UALLO_PER_ALLO = 1e18
-ROLES = ("inferers", "forecasters", "reputers", "consumers")
+ROLES = ("inferers", "forecasters", "reputers", "consumers", "delegators")
 _ROLE_AGENT = {
     "inferers": Inferer,
     "forecasters": Forecaster,
     "reputers": Reputer,
     "consumers": Consumer,
+    "delegators": Delegator,
 }
 
 
@@ -115,7 +119,7 @@ class AlloraModel(mesa.Model):
         self.epoch_length = scenario.world.epoch_length
         self._build_population(behaviour_seq)
         mp = self.params.module
-        n, k, m, _ = self.sizes
+        n, k, m = self.sizes[:3]
         self.sets = ActiveSets(
             self.n_topics,
             {"inferers": n, "forecasters": k, "reputers": m},
@@ -129,14 +133,9 @@ class AlloraModel(mesa.Model):
         )
         empty = np.zeros((self.n_topics, 0), dtype=np.int64)
         self.store = TopicState.new(empty, empty, empty, window=mp.max_samples_to_scale_scores)
-        self.stake = np.zeros((self.n_topics, m))
-        for g in self.groups["reputers"]:
-            self.stake[g.topics, g.slots] = g.stake * UALLO_PER_ALLO  # type: ignore[attr-defined]
-        self.balance = {
-            r: np.zeros((self.n_topics, s)) for r, s in zip(ROLES, self.sizes, strict=True)
-        }
         self.topic_reward = np.full(self.n_topics, scenario.topic_reward * UALLO_PER_ALLO)
         self.fees_paid = np.zeros(self.n_topics)
+        self._genesis()
         self._pending: list[_Pending] = []
         self._revealed: Revealed | None = None
         self.recorder = Recorder(self)
@@ -148,7 +147,11 @@ class AlloraModel(mesa.Model):
         sc = self.scenario
         self.groups: dict[str, list[Behaviour]] = {r: [] for r in ROLES}
         role_groups = dict(
-            zip(ROLES, (sc.inferers, sc.forecasters, sc.reputers, sc.consumers), strict=True)
+            zip(
+                ROLES,
+                (sc.inferers, sc.forecasters, sc.reputers, sc.consumers, sc.delegators),
+                strict=True,
+            )
         )
         children = iter(seq.spawn(sum(len(g) for g in role_groups.values())))
         sizes = []
@@ -169,11 +172,63 @@ class AlloraModel(mesa.Model):
             sizes.append(slot)
         self.sizes = tuple(sizes)
 
+    def _genesis(self) -> None:
+        """Ledger genesis and the participants' starting tokens, registration and topic fees."""
+        sc, mp = self.scenario, self.params.module
+        eco_cfg = sc.economy
+        m, d = self.sizes[2], self.sizes[4]
+        # the stake book indexes delegators by their flat (topic, slot) account position
+        delegator_topics = np.repeat(np.arange(self.n_topics), d)
+        self.economy = Economy(
+            MintParams(),
+            self.n_topics,
+            dict(zip(ROLES, self.sizes, strict=True)),
+            delegator_topics,
+        )
+        eco = self.economy
+        for role in ("inferers", "forecasters"):
+            for g in self.groups[role]:
+                eco.fund(role, g.topics, g.slots, np.full(g.size, eco_cfg.worker_balance))
+        for g in self.groups["reputers"]:
+            stake = g.stake  # type: ignore[attr-defined]
+            eco.fund("reputers", g.topics, g.slots, stake + eco_cfg.worker_balance)
+            eco.stake_own(g.topics, g.slots, stake)
+        for g in self.groups["consumers"]:
+            eco.fund("consumers", g.topics, g.slots, np.full(g.size, eco_cfg.consumer_budget))
+        for g in self.groups["delegators"]:
+            eco.fund("delegators", g.topics, g.slots, g.amount)  # type: ignore[attr-defined]
+        # topic creation (paid from the participants' allocation) and worker/reputer
+        # registration fees count as topic revenue (§7.2)
+        create = np.full(self.n_topics, mp.create_topic_fee, dtype=object)
+        part = eco.alloc["participants"]
+        eco.ledger.transfer_many(
+            np.full(self.n_topics, part),
+            np.full(self.n_topics, eco.module["ecosystem"]),
+            list(create),
+        )
+        eco.revenue += create
+        for role in ("inferers", "forecasters", "reputers"):
+            for g in self.groups[role]:
+                eco.pay_fees(role, g.topics, g.slots, [mp.registration_fee] * g.size)
+        self.delegation_yield = np.zeros((self.n_topics, m))
+        eco.check()
+
     # -----------------------------------------------------------------------------------------
     # accessors used by agents
 
+    @property
+    def stake(self) -> np.ndarray:
+        """Stake reputer authority (own + delegated) per topic and reputer slot (uallo)."""
+        return self.economy.stake.authority()
+
     def balance_of(self, agent: Participant) -> float:
-        return float(self.balance[agent.role + "s"][agent.topic, agent.slot]) / UALLO_PER_ALLO
+        acct = self.economy.accounts[agent.role + "s"][agent.topic, agent.slot]
+        return self.economy.ledger.balance(int(acct)) / UALLO_PER_ALLO
+
+    def balances(self, role: str) -> np.ndarray:
+        """Token balances of a role's agents ``(T, R)`` (ALLO, float)."""
+        acct = self.economy.accounts[role]
+        return self.economy.ledger.balances[acct].astype(np.float64) / UALLO_PER_ALLO
 
     def stake_of(self, agent: Reputer) -> float:
         return float(self.stake[agent.topic, agent.slot]) / UALLO_PER_ALLO
@@ -193,7 +248,7 @@ class AlloraModel(mesa.Model):
                 "larger scenario.epochs to step further"
             )
         e = self.epoch
-        n, k, _, c = self.sizes
+        n, k = self.sizes[:2]
         ctx = EpochContext(
             epoch=e,
             truth=self.world.truth[:, e],
@@ -210,10 +265,13 @@ class AlloraModel(mesa.Model):
         forecast = np.full((self.n_topics, k, n), np.nan)
         for g in self.groups["forecasters"]:
             forecast[g.topics, g.slots] = g.forecast(ctx)  # type: ignore[attr-defined]
-        paid = np.zeros((self.n_topics, c))
+        self._move_delegations(ctx)
+        self.fees_paid = np.zeros(self.n_topics)
         for g in self.groups["consumers"]:
-            paid[g.topics, g.slots] = g.pay(ctx)  # type: ignore[attr-defined]
-        self.fees_paid = paid.sum(axis=1)
+            amounts = g.pay(ctx)  # type: ignore[attr-defined]
+            ok = self.economy.pay_fees("consumers", g.topics, g.slots, uallo(amounts))
+            np.add.at(self.fees_paid, g.topics, np.where(ok, amounts, 0.0))
+        inference, forecast = self._data_fees(inference, forecast)
 
         nonce = self.nonce(e)
         forecast = self._limit_elements(forecast)
@@ -292,8 +350,14 @@ class AlloraModel(mesa.Model):
             mine = g.report(ctx, exact_losses)  # type: ignore[attr-defined]
             for f, arr in arrays.items():
                 arr[g.topics, g.slots] = getattr(mine, f)
-        # reputer payloads below the minimum stake are rejected before admission
+        # reputer payloads below the minimum stake are rejected before admission; each payload
+        # pays the data-sending fee
         eligible = self.stake >= self.params.module.required_minimum_stake
+        t_e, r_e = np.nonzero(eligible)
+        paid = self.economy.pay_fees(
+            "reputers", t_e, r_e, [self.params.module.data_sending_fee] * len(t_e)
+        )
+        eligible[t_e[~paid], r_e[~paid]] = False
         rep_active = self.sets.admit(
             "reputers", eligible, self.store.reputer_score_quantile, pend.nonce
         )
@@ -319,6 +383,7 @@ class AlloraModel(mesa.Model):
             reputer_losses=rep_reports,
             topic_reward=self.topic_reward,
         )
+        self._fund_topic_rewards(np.arange(self.n_topics))
         outcome, part = run_topic_epoch(inputs, part, self.params, pend.network)
         self.store = scatter(self.store, part)
         self._write_emas(outcome, pend, rep_ids)
@@ -380,17 +445,105 @@ class AlloraModel(mesa.Model):
             self.sets.write(cls, t, slots, ema[t, col], pend.nonce)
 
     def _book(self, outcome: Any, pend: _Pending, rep_ids: np.ndarray) -> None:
-        """Pay rewards: workers' balances; reputers keep and re-stake their part (§6.6)."""
-        n, k, m, _ = self.sizes
-        self.balance["inferers"] += np.nan_to_num(
-            _spread(outcome.inferer_reward, pend.inferer_ids, n)
-        )
-        self.balance["forecasters"] += np.nan_to_num(
-            _spread(outcome.forecaster_reward, pend.forecaster_ids, k)
-        )
-        kept = np.nan_to_num(_spread(outcome.reputer_reward_kept, rep_ids, m))
-        self.balance["reputers"] += kept
-        self.stake = self.stake + kept
+        """Pay the epoch's rewards through the ledger (§6.6): workers get their truncated
+        rewards; a reputer's kept part is re-staked and its delegators' cut goes to them."""
+        eco = self.economy
+        for t in range(self.n_topics):
+            if outcome.reward_error[t] != 0:
+                continue
+            parts = [
+                ("inferers", pend.inferer_ids[t], outcome.inferer_reward[t]),
+                ("forecasters", pend.forecaster_ids[t], outcome.forecaster_reward[t]),
+                ("reputers", rep_ids[t], outcome.reputer_reward_kept[t]),
+                ("delegation", rep_ids[t], outcome.delegator_reward[t]),
+            ]
+            flat = np.concatenate([np.where(ids >= 0, v, np.nan) for _, ids, v in parts])
+            amounts = payouts_uallo(flat, int(self.topic_reward[t]))
+            start = 0
+            for role, ids, values in parts:
+                got = amounts[start : start + len(values)]
+                start += len(values)
+                slots = ids[ids >= 0]
+                pay = [a for a, i in zip(got, ids, strict=True) if i >= 0]
+                topics = np.full(len(slots), t)
+                if role == "reputers":
+                    eco.restake(topics, slots, pay)
+                elif role == "delegation":
+                    eco.delegator_rewards(topics, slots, pay, eco.accounts["delegators"].ravel())
+                    staked = eco.stake.delegated[t, slots].astype(np.float64)
+                    y = np.divide(
+                        np.array(pay, dtype=np.float64),
+                        staked,
+                        out=np.zeros(len(pay)),
+                        where=staked > 0,
+                    )
+                    self.delegation_yield[t, slots] = 0.9 * self.delegation_yield[t, slots] + (
+                        0.1 * y
+                    )
+                else:
+                    eco.payout(role, topics, slots, pay)
+
+    def _fund_topic_rewards(self, topics: np.ndarray) -> None:
+        """Move this epoch's topic rewards into the rewards account: from the ecosystem
+        treasury, minting any shortfall within the allowance, as x/mint does (§9.1)."""
+        eco = self.economy
+        need = int(sum(int(self.topic_reward[t]) for t in topics))
+        have = eco.ledger.balance(eco.module["ecosystem"])
+        if need > have:
+            eco.ledger.mint(eco.module["ecosystem"], min(need - have, eco.ledger.unminted))
+        amount = min(need, eco.ledger.balance(eco.module["ecosystem"]))
+        eco.ledger.transfer(eco.module["ecosystem"], eco.module["rewards"], amount)
+
+    def _data_fees(
+        self, inference: np.ndarray, forecast: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Each worker payload pays ``DataSendingFee`` (§7.2); unpaid payloads are not sent."""
+        fee = self.params.module.data_sending_fee
+        t, i = np.nonzero(np.isfinite(inference))
+        ok = self.economy.pay_fees("inferers", t, i, [fee] * len(t))
+        inference = inference.copy()
+        inference[t[~ok], i[~ok]] = np.nan
+        sent = np.isfinite(forecast).any(axis=2)
+        t, k = np.nonzero(sent)
+        ok = self.economy.pay_fees("forecasters", t, k, [fee] * len(t))
+        forecast = forecast.copy()
+        forecast[t[~ok], k[~ok]] = np.nan
+        return inference, forecast
+
+    def _move_delegations(self, ctx: EpochContext) -> None:
+        """Completed stake removals return; delegators (re)choose whom to back (§7, stake)."""
+        eco = self.economy
+        book = eco.stake
+        for p in book.complete_removals(self.epoch):
+            eco.ledger.transfer(
+                eco.module["staking"],
+                int(eco.accounts["delegators"].ravel()[p.delegator]),
+                p.amount,
+            )
+        if not self.groups["delegators"]:
+            return
+        eligible = self.stake >= self.params.module.required_minimum_stake
+        window = self.params.module.remove_stake_delay_window
+        delay = max(1, -(-window // self.epoch_length))
+        accounts = eco.accounts["delegators"].ravel()
+        for g in self.groups["delegators"]:
+            want = g.choose(
+                ctx,
+                self.delegation_yield,
+                book.target[g.slots],  # type: ignore
+                eligible,
+            )
+            for d, w in zip(g.slots.tolist(), want.tolist(), strict=True):
+                cur = int(book.target[d])
+                if w < 0 or w == cur or book.removing(d):
+                    continue
+                if cur < 0:
+                    amount = eco.ledger.balance(int(accounts[d]))
+                    if amount > 0:
+                        eco.ledger.transfer(int(accounts[d]), eco.module["staking"], amount)
+                        book.delegate(d, w, amount)
+                else:
+                    book.request_removal(d, self.epoch + delay)
 
     # -----------------------------------------------------------------------------------------
     # results

@@ -116,7 +116,8 @@ class Recorder:
         net = pend.network.values
         inf_loss = exact.inferer
         finite = np.isfinite(inf_loss)
-        best = np.min(np.where(finite, inf_loss, np.inf), axis=1)
+        best = np.min(np.where(finite, inf_loss, np.inf), axis=1, initial=np.inf)
+        best = np.where(np.isfinite(best), best, np.nan)
         median = masked_median(inf_loss, finite)
         self._epochs.append(
             {
@@ -149,7 +150,7 @@ class Recorder:
         if not self.record_agents:
             return
         m = self.model
-        n, k, r, _ = m.sizes
+        n, k, r = m.sizes[:3]
         inf_ids, fc_ids = pend.inferer_ids, pend.forecaster_ids
 
         def on(ids: np.ndarray, values: np.ndarray, width: int) -> np.ndarray:
@@ -174,7 +175,7 @@ class Recorder:
                 "reward_fraction": on(inf_ids, outcome.inferer_fraction, n),
                 "reward": on(inf_ids, outcome.inferer_reward, n) / UALLO,
                 "stake": np.full((t, n), np.nan),
-                "balance": m.balance["inferers"] / UALLO,
+                "balance": m.balances("inferers"),
             },
             "forecasters": {
                 "active": active(fc_ids, k),
@@ -185,7 +186,7 @@ class Recorder:
                 "reward_fraction": on(fc_ids, outcome.forecaster_fraction, k),
                 "reward": on(fc_ids, outcome.forecaster_reward, k) / UALLO,
                 "stake": np.full((t, k), np.nan),
-                "balance": m.balance["forecasters"] / UALLO,
+                "balance": m.balances("forecasters"),
             },
             "reputers": {
                 "active": active(reputer_ids, r),
@@ -197,7 +198,7 @@ class Recorder:
                 "reward_fraction": on(reputer_ids, outcome.reputer_fraction, r),
                 "reward": on(reputer_ids, outcome.reputer_reward, r) / UALLO,
                 "stake": m.stake / UALLO,
-                "balance": m.balance["reputers"] / UALLO,
+                "balance": m.balances("reputers"),
             },
         }
         for role, cols in per_role.items():

@@ -17,6 +17,7 @@ __all__ = [
     "BEHAVIOURS",
     "Behaviour",
     "Consumer",
+    "Delegator",
     "EpochContext",
     "Forecaster",
     "Inferer",
@@ -72,3 +73,9 @@ class Consumer(Participant):
     """Pays what it wants for the topic's inferences."""
 
     role = "consumer"
+
+
+class Delegator(Participant):
+    """Delegates stake to a reputer of its topic and receives part of its reward."""
+
+    role = "delegator"

@@ -71,7 +71,9 @@ class ValueBundle:
             self.naive[..., None],
             self.inferer,
             self.forecaster,
-            self.oneout_inferer_forecaster.reshape(*lead, -1),
+            self.oneout_inferer_forecaster.reshape(
+                *lead, int(np.prod(self.oneout_inferer_forecaster.shape[len(lead) :]))
+            ),
             self.oneout_inferer,
             self.oneout_forecaster,
             self.onein_forecaster,

@@ -156,7 +156,7 @@ def reputer_consensus(
     entry = reported.any(axis=1)  # (B, E)
     losses0 = np.where(reported, losses, 0.0)
     # Most distant value: the reported value maximising consensus − value, i.e. the smallest.
-    smallest = np.min(np.where(reported, losses, np.inf), axis=1)  # (B, E)
+    smallest = np.min(np.where(reported, losses, np.inf), axis=1, initial=np.inf)  # (B, E)
     smallest = np.where(entry, smallest, 0.0)
     filled = np.where(reported, losses, smallest[:, None, :])
     # Topics where every reputer reported every entry take the Gram-matrix path.

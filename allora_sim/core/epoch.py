@@ -56,6 +56,7 @@ class RewardError:
     FORECASTER_PAIRING = 4  # one-in forecaster without a one-out partner (chain index error)
     ENTROPY = 5  # entropy undefined (zero fraction in a class, zero Σẽ²)
     NORMALIZATION = 6  # γ undefined
+    NO_INFERENCES = 7  # no inference this epoch: the query fails, the nonce is never closed
     NAMES: ClassVar[dict[int, str]] = {
         0: "none",
         1: "no network loss",
@@ -64,6 +65,7 @@ class RewardError:
         4: "forecaster pairing",
         5: "entropy undefined",
         6: "normalization undefined",
+        7: "no inferences",
     }
 
 
@@ -367,9 +369,6 @@ def _prepare(inputs: EpochInputs) -> tuple[EpochInputs, bool]:
                     "increasing with empty slots (-1) only at the end"
                 )
     inf_present = inf_ids >= 0
-    if not inf_present.any(axis=-1).all():
-        t = int(np.argwhere(~inf_present.any(axis=-1))[0][0])
-        raise ValueError(f"topic {t} has no inferer: at least one inference is required")
     if not np.isfinite(inference[inf_present]).all():
         raise ValueError("EpochInputs.inference must be finite for every filled inferer slot")
     fc_present = fc_ids >= 0
@@ -499,7 +498,10 @@ def run_topic_epoch(
     # 2. Nonce close: accepted bundles and network losses (§3.1).
     rl = inp.reputer_losses
     submitted = np.isfinite(rl.combined) & np.isfinite(rl.naive)  # a payload carries both
-    accepted = rep_present & submitted & (inp.stake >= mp.required_minimum_stake)
+    has_inferences = inf_present.any(axis=-1)
+    accepted = (
+        rep_present & submitted & (inp.stake >= mp.required_minimum_stake) & has_inferences[:, None]
+    )
     fc_submitted = element.any(axis=-1)
     reports = losses.accepted_reports(inp.reputer_losses, accepted, inf_present, fc_submitted)
     net_losses, settled = losses.network_losses(reports, inp.stake)
@@ -615,6 +617,7 @@ def run_topic_epoch(
     paid = ok_gamma
     error = np.select(
         [
+            ~has_inferences,
             ~settled,
             ~has_reputers,
             fc_mismatch,
@@ -625,6 +628,7 @@ def run_topic_epoch(
             ~ok_gamma,
         ],
         [
+            RewardError.NO_INFERENCES,
             RewardError.NO_NETWORK_LOSS,
             RewardError.NO_REPUTERS,
             RewardError.FORECASTER_PAIRING,

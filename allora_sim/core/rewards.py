@@ -101,7 +101,8 @@ def forecasting_utility(
     ratio_inst = T_F/|m| (or T_F/|T_F| when m = 0); ratio = α·ratio_inst + (1−α)·ratio_prev;
     χ from the ratio as in :func:`chi_from_ratio`.
     """
-    m = np.maximum(np.max(np.where(scored, inferer_score, -np.inf), axis=-1), 0.0)
+    # the chain's running maximum starts at 0 (an uninitialised Dec)
+    m = np.max(np.where(scored, inferer_score, 0.0), axis=-1, initial=0.0)
     zero_m = m == 0.0
     denom = np.where(zero_m, np.abs(task_score), np.abs(m))
     numer = task_score - np.minimum(0.0, m)

@@ -89,6 +89,8 @@ def regret_weights(
     ``r = min(r̂, U)``, shifted by ``A0 − max r̂`` when ``max r̂ < A0``; ``w = 0`` below ``Z``,
     else ``φ'_{p,c}(r)``.
     """
+    if regret.shape[-1] == 0:
+        return np.zeros(regret.shape)
     d = masked_std(regret, member) + epsilon
     r = np.where(member, regret, 0.0)
     r /= d[..., None]
@@ -200,6 +202,8 @@ def _weighted_average(
 def weighted_percentiles(values: Array, weights: Array, valid: Mask, percentiles: Array) -> Array:
     """``alloraMath.WeightedPercentile`` (§2.5) on rows: sort by value, plotting positions
     ``(C_i − w_i/2)/C_n``, linear interpolation clamped to the end values. ``(B, P) → (B, Q)``."""
+    if values.shape[-1] == 0:
+        return np.full((values.shape[0], len(percentiles)), np.nan)
     order = np.argsort(np.where(valid, values, np.inf), axis=-1, kind="stable")
     v = np.take_along_axis(values, order, axis=-1)
     w = np.take_along_axis(np.where(valid, weights, 0.0), order, axis=-1)

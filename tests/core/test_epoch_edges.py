@@ -159,13 +159,27 @@ def _good() -> tuple[EpochInputs, TopicState]:
             ),
             "reputer_losses.naive has shape",
         ),
-        (lambda i: replace(i, inferer_ids=np.full((1, 3), -1)), "no inferer"),
     ],
 )
 def test_malformed_inputs_raise_clear_errors(change, needle: str) -> None:
     inp, st = _good()
     with pytest.raises(ValueError, match=needle):
         run_topic_epoch(change(inp), st, P)
+
+
+def test_a_topic_without_inferences_closes_nothing() -> None:
+    """The chain's query fails without inferences: no nonce closes, no state changes."""
+    inp, st = _good()
+    _, st = run_topic_epoch(inp, st, P)
+    inp = random_epoch_inputs(np.random.default_rng(8), st, P)
+    empty = replace(inp, inferer_ids=np.full((1, 3), -1), inference=np.full((1, 3), np.nan))
+    out, nxt = run_topic_epoch(empty, st, P)
+    assert out.reward_error[0] == RewardError.NO_INFERENCES and not out.settled[0]
+    # (the returned state is aligned to this epoch's participants: keep absent ones in a
+    # store, allora_sim.core.store)
+    np.testing.assert_array_equal(nxt.listening_coefficient, st.listening_coefficient)
+    np.testing.assert_array_equal(nxt.reputer_fraction_smooth, st.reputer_fraction_smooth)
+    assert nxt.network_loss[0] == st.network_loss[0]
 
 
 def test_wrong_params_and_batch_mismatch() -> None:

@@ -57,12 +57,13 @@ def test_tables_are_tidy_and_consistent() -> None:
     )
     # the first epoch of a topic is the chain's median mode and pays nothing
     assert (ep.loc[ep["epoch"] == 0, "reward_error"] != 0).all()
-    # balances are cumulative rewards
+    # balances: the starting 1 ALLO, less registration and data-sending fees (uallo), plus
+    # the cumulative rewards
     inf = ag[(ag["role"] == "inferer") & (ag["topic"] == 0)]
     last = inf[inf["epoch"] == 24].set_index("agent")["balance"]
-    np.testing.assert_allclose(
-        last, inf.groupby("agent")["reward"].sum().loc[last.index], rtol=1e-9
-    )
+    earned = inf.groupby("agent")["reward"].sum().loc[last.index]
+    fees = (200 + 10 * 25) / 1e18
+    np.testing.assert_allclose(last - earned, 1.0 - fees, rtol=1e-12, atol=1e-9)
     # reputers re-stake what they keep
     rep = ag[(ag["role"] == "reputer") & (ag["topic"] == 0)].set_index(["agent", "epoch"])
     first = rep.xs(0, level="epoch")["stake"]
