@@ -34,7 +34,13 @@ import pandas as pd
 
 from allora_sim.active_sets import ActiveSets
 from allora_sim.agents import Consumer, Delegator, Forecaster, Inferer, Participant, Reputer
-from allora_sim.agents.behaviours import Behaviour, EpochContext, Revealed, build_behaviour
+from allora_sim.agents.behaviours import (
+    Behaviour,
+    DelegatorBehaviour,
+    EpochContext,
+    Revealed,
+    build_behaviour,
+)
 from allora_sim.config import Scenario
 from allora_sim.core import EpochInputs, TopicState, ValueBundle, run_topic_epoch, synthesize
 from allora_sim.core.params import MintParams
@@ -526,14 +532,12 @@ class AlloraModel(mesa.Model):
         window = self.params.module.remove_stake_delay_window
         delay = max(1, -(-window // self.epoch_length))
         accounts = eco.accounts["delegators"].ravel()
+        width = self.sizes[4]
         for g in self.groups["delegators"]:
-            want = g.choose(
-                ctx,
-                self.delegation_yield,
-                book.target[g.slots],  # type: ignore
-                eligible,
-            )
-            for d, w in zip(g.slots.tolist(), want.tolist(), strict=True):
+            assert isinstance(g, DelegatorBehaviour)
+            flat = g.topics * width + g.slots  # the stake book's delegator index
+            want = g.choose(ctx, self.delegation_yield, book.target[flat], eligible)
+            for d, w in zip(flat.tolist(), want.tolist(), strict=True):
                 cur = int(book.target[d])
                 if w < 0 or w == cur or book.removing(d):
                     continue

@@ -97,7 +97,7 @@ class Behaviour:
 # Inferers
 
 
-class Inferer(Behaviour):
+class InfererBehaviour(Behaviour):
     role = "inferers"
 
     def infer(self, ctx: EpochContext) -> np.ndarray:  # pragma: no cover - abstract
@@ -127,7 +127,7 @@ class NoisyOracleParams:
         _positive(key, "change_factor", self.change_factor)
 
 
-class NoisyOracle(Inferer):
+class NoisyOracle(InfererBehaviour):
     """An inferer with fixed skill and bias: the truth plus its bias plus noise of its own scale.
 
     Each member's error scale is drawn once (lognormal around ``error``·σ). Each epoch one member
@@ -173,7 +173,7 @@ class SpecialistParams:
         _int_at_least(key, "regime", self.regime, -1)
 
 
-class RegimeSpecialist(Inferer):
+class RegimeSpecialist(InfererBehaviour):
     """An inferer whose skill depends on the regime: the context Allora is built to exploit."""
 
     name = "regime_specialist"
@@ -202,7 +202,7 @@ class OnlineParams:
         _probability(key, "alpha", self.alpha, open_low=True)
 
 
-class OnlineModel(Inferer):
+class OnlineModel(InfererBehaviour):
     """An inferer learning only from the series' own revealed history (no oracle access).
 
     ``ewma`` predicts the exponentially weighted mean of revealed targets; ``ar1`` fits
@@ -265,7 +265,7 @@ class OnlineModel(Inferer):
 # Forecasters
 
 
-class Forecaster(Behaviour):
+class ForecasterBehaviour(Behaviour):
     role = "forecasters"
 
     def forecast(self, ctx: EpochContext) -> np.ndarray:  # pragma: no cover - abstract
@@ -285,7 +285,7 @@ class HistoryParams:
         _non_negative(key, "noise", self.noise)
 
 
-class _LossTracker(Forecaster):
+class _LossTracker(ForecasterBehaviour):
     """Shared state: per member, an EWMA of each inferer's revealed losses, overall and per
     regime (regimes are tracked up to 16)."""
 
@@ -375,7 +375,7 @@ class ContextAware(_LossTracker):
 # Reputers
 
 
-class Reputer(Behaviour):
+class ReputerBehaviour(Behaviour):
     role = "reputers"
 
     def setup(self) -> None:
@@ -403,7 +403,7 @@ class HonestParams:
         _positive(key, "stake", self.stake)
 
 
-class HonestReputer(Reputer):
+class HonestReputer(ReputerBehaviour):
     """A reputer that reports the losses it measures, with its own noise and bias."""
 
     name = "honest"
@@ -438,7 +438,7 @@ class HonestReputer(Reputer):
 # Consumers
 
 
-class Consumer(Behaviour):
+class ConsumerBehaviour(Behaviour):
     role = "consumers"
 
     def pay(self, ctx: EpochContext) -> np.ndarray:  # pragma: no cover - abstract
@@ -454,7 +454,7 @@ def _check_schedule(key: str, p: Any) -> None:
         raise _bad(key, "resume_epoch", p.resume_epoch, "after stop_epoch (and stop_epoch set)")
 
 
-class _Scheduled(Consumer):
+class _Scheduled(ConsumerBehaviour):
     """Pays only for its ``topic`` (−1: whichever topic it belongs to), from ``start_epoch``,
     not from ``stop_epoch`` (−1: never stops) until ``resume_epoch`` (−1: never resumes)."""
 
@@ -557,7 +557,7 @@ class FreeRiderParams:
         return None
 
 
-class FreeRider(Consumer):
+class FreeRider(ConsumerBehaviour):
     name = "free_rider"
     Params = FreeRiderParams
 
@@ -569,7 +569,7 @@ class FreeRider(Consumer):
 # Delegators
 
 
-class Delegator(Behaviour):
+class DelegatorBehaviour(Behaviour):
     role = "delegators"
 
     def setup(self) -> None:
@@ -600,7 +600,7 @@ class YieldSeekerParams:
         _non_negative(key, "threshold", self.threshold)
 
 
-class YieldSeeker(Delegator):
+class YieldSeeker(DelegatorBehaviour):
     """Backs a random eligible reputer first, then drifts toward higher yield."""
 
     name = "yield_seeker"

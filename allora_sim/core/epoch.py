@@ -498,7 +498,7 @@ def run_topic_epoch(
     # 2. Nonce close: accepted bundles and network losses (§3.1).
     rl = inp.reputer_losses
     submitted = np.isfinite(rl.combined) & np.isfinite(rl.naive)  # a payload carries both
-    has_inferences = inf_present.any(axis=-1)
+    has_inferences: np.ndarray = np.asarray(inf_present.any(axis=-1))
     accepted = (
         rep_present & submitted & (inp.stake >= mp.required_minimum_stake) & has_inferences[:, None]
     )
