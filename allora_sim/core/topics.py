@@ -1,0 +1,127 @@
+"""Topic weights, the fee-revenue drip and topic rewards (`mechanism.md` §6.1, §7.1–§7.3).
+
+Arrays run over topics (leading axis). Mirrors ``GetTargetWeight`` / ``GetCurrentTopicWeight``
+(``x/emissions/keeper/topic_weight.go``), ``DripTopicFeeRevenue`` (``keeper.go``),
+``GetAndUpdateActiveTopicWeights`` / ``CalcTopicRewards`` / ``SkimTopTopicsByWeightDesc``
+(``x/emissions/module/rewards``).
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_DOWN, Decimal, localcontext
+
+import numpy as np
+
+from allora_sim.core.maths import Array, Mask
+
+__all__ = [
+    "drip",
+    "epochs_per_week",
+    "skim_top_topics",
+    "target_weight",
+    "topic_rewards",
+    "topic_weight",
+]
+
+
+def target_weight(
+    stake: Array,
+    revenue: Array,
+    epoch_length: Array | int,
+    stake_importance: float,
+    fee_importance: float,
+) -> Array:
+    """``GetTargetWeight``: ``S^μ · (C/ℓ)^ν`` (§7.1)."""
+    stake = np.asarray(stake, dtype=np.float64)
+    revenue = np.asarray(revenue, dtype=np.float64)
+    if (stake < 0).any() or (revenue < 0).any():
+        raise ValueError("topic stake and fee revenue must be >= 0")
+    return stake**stake_importance * (revenue / epoch_length) ** fee_importance
+
+
+def topic_weight(
+    stake: Array,
+    revenue: Array,
+    epoch_length: Array | int,
+    previous: Array,
+    alpha: float,
+    stake_importance: float,
+    fee_importance: float,
+) -> Array:
+    """``GetCurrentTopicWeight``: 0 when the fee revenue is 0, else ``EMA_α(target, previous)``
+    (the target itself when no previous weight is stored, NaN in ``previous``) (§7.1)."""
+    target = target_weight(stake, revenue, epoch_length, stake_importance, fee_importance)
+    prev = np.asarray(previous, dtype=np.float64)
+    first = np.isnan(prev)
+    with np.errstate(invalid="ignore"):
+        ema = np.where(first | (target == prev), target, alpha * target + (1 - alpha) * prev)
+    return np.where(np.asarray(revenue, dtype=np.float64) == 0, 0.0, ema)
+
+
+def epochs_per_week(blocks_per_month: int, epoch_length: Array | int) -> Array:
+    """``N_epw = (BlocksPerMonth / 4.345) / EpochLength`` (``calculateBlocksPerWeek``)."""
+    return (blocks_per_month / 4.345) / np.asarray(epoch_length, dtype=np.float64)
+
+
+def drip(
+    revenue: list[int] | np.ndarray, blocks_per_month: int, epoch_length: Array | int
+) -> np.ndarray:
+    """``DripTopicFeeRevenue``: ``C ← max(0, trunc(C − C/N_epw))`` once per epoch (§7.2).
+
+    ``revenue`` holds exact integer uallo (object array); the result too. The divisions are
+    done as the chain's ``Dec.Quo`` does them: 34 significant digits, rounded down.
+    """
+    rev = np.asarray(revenue, dtype=object)
+    ell = np.broadcast_to(np.asarray(epoch_length), rev.shape)
+    out = np.empty(rev.shape, dtype=object)
+    with localcontext() as dec:
+        dec.prec = 34
+        dec.rounding = ROUND_DOWN
+        per_week = Decimal(int(blocks_per_month)) / Decimal("4.345")
+        for i, (c, e) in enumerate(zip(rev.ravel(), ell.ravel(), strict=True)):
+            c = int(c)
+            if int(e) <= 0:
+                out.flat[i] = c
+                continue
+            epw = per_week / Decimal(int(e))
+            if epw == 0:
+                out.flat[i] = c
+                continue
+            new = Decimal(c) - Decimal(c) / epw
+            out.flat[i] = max(0, int(new))
+    return out
+
+
+def skim_top_topics(weights: Array, active: Mask, limit: int) -> Mask:
+    """``SkimTopTopicsByWeightDesc``: the ``limit`` heaviest active topics, ties by topic id
+    (the chain's "random" tiebreaker compares ids, §14)."""
+    w = np.where(active, np.asarray(weights, dtype=np.float64), -np.inf)
+    order = np.lexsort((np.arange(len(w)), -w))
+    keep = np.zeros(len(w), dtype=bool)
+    chosen = [i for i in order if active[i]][: max(limit, 0)]
+    keep[chosen] = True
+    return keep
+
+
+def topic_rewards(
+    weights: Array,
+    sum_weights: float,
+    block_emission: float,
+    epoch_length: Array | int,
+    treasury: float,
+) -> Array:
+    """``CalcTopicRewards`` (§6.1): ``E_t = (w_t / W_sum) · e_block · ℓ_t`` for the topics
+    rewarded this block (``weights`` holds only those; weight 0 gets nothing). If their total
+    exceeds the rewards treasury, a single topic gets the whole treasury, several share it as
+    ``treasury · w_t ℓ_t / Σ w ℓ``."""
+    w = np.asarray(weights, dtype=np.float64)
+    ell = np.broadcast_to(np.asarray(epoch_length, dtype=np.float64), w.shape)
+    if sum_weights <= 0:
+        raise ValueError(f"sum of topic weights is {sum_weights!r}: must be > 0")
+    per = np.where(w == 0, 0.0, (w / sum_weights) * block_emission * ell)
+    if per.sum() <= treasury:
+        return per
+    if len(w) == 1:
+        return np.full(1, float(treasury))
+    factor = w * ell
+    return treasury * factor / factor.sum()
