@@ -22,7 +22,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from allora_sim.core.params import MechanismParams, ModuleParams, TopicParams
+from allora_sim.core.params import MechanismParams, MintParams, ModuleParams, TopicParams
 
 __all__ = [
     "ConfigError",
@@ -31,6 +31,7 @@ __all__ = [
     "GroupConfig",
     "LossKind",
     "MechanismConfig",
+    "MintConfig",
     "OutputConfig",
     "PopulationConfig",
     "Scenario",
@@ -165,13 +166,30 @@ class EconomyConfig:
 
     ``emission=fixed`` gives every rewarded topic ``topic_reward`` ALLO per epoch (drawn from the
     ecosystem treasury, minted when it runs short, as the mint does); ``emission=chain`` runs
-    x/mint's schedule and splits it by topic weight (§6.1, §9).
+    x/mint's schedule and splits it by topic weight (§6.1, §9). Workers and reputers take part
+    in a topic only while its recent reward (EWMA, ALLO per epoch) is at least
+    ``min_topic_reward`` (0: always) — they stop paying data fees to topics not worth it.
     """
 
     emission: EmissionMode = EmissionMode.fixed
     worker_balance: float = 1.0
     consumer_budget: float = 100_000.0
     cosmos_validator_stake: float = 1_000_000.0
+    min_topic_reward: float = 0.0
+
+
+def _mint_fields() -> list[tuple[str, type, Any]]:
+    out: list[tuple[str, type, Any]] = []
+    for f in fields(MintParams):
+        typ = {"float": float, "int": int}.get(str(f.type), type(f.default))
+        out.append((f.name, typ, field(default=f.default)))
+    return out
+
+
+# The mint module's parameters (supply, allocation shares, emission), chain defaults.
+MintConfig = dataclasses.make_dataclass("MintConfig", _mint_fields())
+MintConfig.__module__ = __name__
+MintConfig.__doc__ = "Mint-module parameters: every field of MintParams (chain defaults)."
 
 
 @dataclass
@@ -197,6 +215,7 @@ class SimConfig:
     population: PopulationConfig = field(default_factory=PopulationConfig)
     mechanism: Any = field(default_factory=lambda: MechanismConfig())
     economy: EconomyConfig = field(default_factory=EconomyConfig)
+    mint: Any = field(default_factory=lambda: MintConfig())
     output: OutputConfig = field(default_factory=OutputConfig)
 
 
@@ -253,6 +272,7 @@ class Scenario:
     delegators: tuple[Group, ...]
     mechanism: MechanismParams
     economy: EconomyConfig
+    mint: MintParams
     output: OutputConfig
     raw: Mapping[str, Any]
 
@@ -352,7 +372,29 @@ def _economy(e: EconomyConfig) -> EconomyConfig:
     _finite("economy.worker_balance", e.worker_balance, lo=0.0)
     _finite("economy.consumer_budget", e.consumer_budget, lo=0.0)
     _finite("economy.cosmos_validator_stake", e.cosmos_validator_stake, lo=0.0)
+    _finite("economy.min_topic_reward", e.min_topic_reward, lo=0.0)
     return e
+
+
+def _mint(m: Any) -> MintParams:
+    try:
+        return MintParams(**{f.name: getattr(m, f.name) for f in fields(m)})
+    except ValueError as exc:
+        raise ConfigError(str(exc).replace("MintParams.", "mint.").replace(" = ", "=", 1)) from None
+
+
+def _reputer_stakes(reputers: tuple[Group, ...], mechanism: MechanismParams) -> None:
+    """A reputer staking less than ``RequiredMinimumStake`` could never report (§3.1)."""
+    minimum = mechanism.module.required_minimum_stake
+    for i, g in enumerate(reputers):
+        stake = getattr(g.params, "stake", None)
+        if stake is not None and g.count > 0 and stake * 1e18 < minimum:
+            raise _fail(
+                f"population.reputers.{i}.params.stake",
+                stake,
+                f"must be at least mechanism.required_minimum_stake ({minimum} uallo = "
+                f"{minimum / 1e18:g} ALLO)",
+            )
 
 
 def load_scenario(cfg: Any) -> Scenario:
@@ -386,6 +428,7 @@ def load_scenario(cfg: Any) -> Scenario:
             "population.reputers", [g.count for g in reputers], "at least one reputer is needed"
         )
     mechanism = _mechanism(obj.mechanism)
+    _reputer_stakes(reputers, mechanism)
     out = obj.output
     _positive_int("output.flush_every", out.flush_every)
     raw = OmegaConf.to_container(OmegaConf.structured(obj), resolve=True, enum_to_str=True)
@@ -403,6 +446,7 @@ def load_scenario(cfg: Any) -> Scenario:
         delegators=_groups_of("delegators", pop.delegators),
         mechanism=mechanism,
         economy=_economy(obj.economy),
+        mint=_mint(obj.mint),
         output=out,
         raw=raw,  # type: ignore[arg-type]
     )

@@ -43,7 +43,7 @@ from allora_sim.agents.behaviours import (
 )
 from allora_sim.config import Scenario
 from allora_sim.core import EpochInputs, TopicState, ValueBundle, run_topic_epoch, synthesize
-from allora_sim.core.params import MintParams
+from allora_sim.core import topics as core_topics
 from allora_sim.core.rewards import payouts_uallo
 from allora_sim.core.sortition import limit_forecast_elements
 from allora_sim.core.store import gather, scatter
@@ -186,7 +186,7 @@ class AlloraModel(mesa.Model):
         # the stake book indexes delegators by their flat (topic, slot) account position
         delegator_topics = np.repeat(np.arange(self.n_topics), d)
         self.economy = Economy(
-            MintParams(),
+            self.scenario.mint,
             self.n_topics,
             dict(zip(ROLES, self.sizes, strict=True)),
             delegator_topics,
@@ -217,6 +217,14 @@ class AlloraModel(mesa.Model):
             for g in self.groups[role]:
                 eco.pay_fees(role, g.topics, g.slots, [mp.registration_fee] * g.size)
         self.delegation_yield = np.zeros((self.n_topics, m))
+        self.reward_ewma = np.full(self.n_topics, np.inf)  # optimistic until rewards flow
+        eco.init_topics(self.params, self.epoch_length)
+        eco.init_emission(
+            mp.blocks_per_month,
+            mp.validators_vs_allora_percent_reward,
+            uallo(eco_cfg.cosmos_validator_stake)[0],
+        )
+        eco.activate_if_heavy()  # registration fees count as revenue (§7.2)
         eco.check()
 
     # -----------------------------------------------------------------------------------------
@@ -277,6 +285,12 @@ class AlloraModel(mesa.Model):
             amounts = g.pay(ctx)  # type: ignore[attr-defined]
             ok = self.economy.pay_fees("consumers", g.topics, g.slots, uallo(amounts))
             np.add.at(self.fees_paid, g.topics, np.where(ok, amounts, 0.0))
+        self.economy.activate_if_heavy()
+        # only active topics open a worker nonce (§7.3); participants skip topics whose recent
+        # reward is below what they require
+        closed = ~self.economy.active | (self.reward_ewma < self.scenario.economy.min_topic_reward)
+        inference[closed] = np.nan
+        forecast[closed] = np.nan
         inference, forecast = self._data_fees(inference, forecast)
 
         nonce = self.nonce(e)
@@ -359,6 +373,8 @@ class AlloraModel(mesa.Model):
         # reputer payloads below the minimum stake are rejected before admission; each payload
         # pays the data-sending fee
         eligible = self.stake >= self.params.module.required_minimum_stake
+        # nothing to report for a topic without inferences (no reputer nonce opened)
+        eligible &= (pend.inferer_ids >= 0).any(axis=1)[:, None]
         t_e, r_e = np.nonzero(eligible)
         paid = self.economy.pay_fees(
             "reputers", t_e, r_e, [self.params.module.data_sending_fee] * len(t_e)
@@ -379,6 +395,14 @@ class AlloraModel(mesa.Model):
         stake_c = np.nan_to_num(_take(self.stake, rep_ids))
         part, self.store = gather(self.store, pend.inferer_ids, pend.forecaster_ids, rep_ids)
         part = self._with_registry_emas(part)
+        self.topic_reward = self._topic_rewards(pend.epoch)
+        seen = np.isfinite(self.reward_ewma)
+        allocated = self.topic_reward / UALLO_PER_ALLO
+        self.reward_ewma = np.where(
+            seen,
+            0.1 * allocated + 0.9 * self.reward_ewma,
+            np.where(allocated > 0, allocated, np.inf),
+        )
         inputs = EpochInputs(
             inferer_ids=pend.inferer_ids,
             inference=pend.inference,
@@ -389,7 +413,6 @@ class AlloraModel(mesa.Model):
             reputer_losses=rep_reports,
             topic_reward=self.topic_reward,
         )
-        self._fund_topic_rewards(np.arange(self.n_topics))
         outcome, part = run_topic_epoch(inputs, part, self.params, pend.network)
         self.store = scatter(self.store, part)
         self._write_emas(outcome, pend, rep_ids)
@@ -489,16 +512,31 @@ class AlloraModel(mesa.Model):
                 else:
                     eco.payout(role, topics, slots, pay)
 
-    def _fund_topic_rewards(self, topics: np.ndarray) -> None:
-        """Move this epoch's topic rewards into the rewards account: from the ecosystem
-        treasury, minting any shortfall within the allowance, as x/mint does (§9.1)."""
+    def _topic_rewards(self, epoch: int) -> np.ndarray:
+        """The epoch end of the active topics and their rewards (§6.1, §7.1–§7.2): weights,
+        drip, inactivation, then this epoch's emission funds the rewards account and is split by
+        weight (``emission=chain``), or every rewarded topic gets ``topic_reward``
+        (``emission=fixed``). Returns E_t per topic (uallo, float; 0 when not rewarded)."""
         eco = self.economy
-        need = int(sum(int(self.topic_reward[t]) for t in topics))
-        have = eco.ledger.balance(eco.module["ecosystem"])
-        if need > have:
-            eco.ledger.mint(eco.module["ecosystem"], min(need - have, eco.ledger.unminted))
-        amount = min(need, eco.ledger.balance(eco.module["ecosystem"]))
-        eco.ledger.transfer(eco.module["ecosystem"], eco.module["rewards"], amount)
+        weights = eco.close_epoch()
+        rewarded = eco.active & (weights > 0)
+        first_block = epoch * self.epoch_length + 1
+        if self.scenario.economy.emission.value == "chain":
+            per_block = eco.emit(first_block, self.epoch_length)
+            out = np.zeros(self.n_topics)
+            if rewarded.any() and eco.weight_sum > 0:
+                out[rewarded] = core_topics.topic_rewards(
+                    weights[rewarded],
+                    eco.weight_sum,
+                    float(per_block),
+                    self.epoch_length,
+                    float(eco.ledger.balance(eco.module["rewards"])),
+                )
+            return np.floor(out)
+        amount = self.scenario.topic_reward * UALLO_PER_ALLO
+        out = np.where(rewarded, amount, 0.0)
+        eco.fund_fixed(int(sum(uallo(out[rewarded]))))
+        return np.floor(out)
 
     def _data_fees(
         self, inference: np.ndarray, forecast: np.ndarray

@@ -379,7 +379,10 @@ class ReputerBehaviour(Behaviour):
     role = "reputers"
 
     def setup(self) -> None:
-        self.stake = np.full(self.size, float(self.params.stake))
+        # a group bound to one topic (``topic`` ≥ 0) stakes only there
+        topic = getattr(self.params, "topic", -1)
+        mine = (self.topics == topic) if topic >= 0 else np.ones(self.size, dtype=bool)
+        self.stake = np.where(mine, float(self.params.stake), 0.0)
 
     def report(self, ctx: EpochContext, exact: ValueBundle) -> ValueBundle:  # pragma: no cover
         raise NotImplementedError
@@ -389,11 +392,12 @@ class ReputerBehaviour(Behaviour):
 class HonestParams:
     """Reports the exact log10 loss plus its bias and Gaussian noise (dex). ``noise = -1`` and
     ``bias = -1`` draw them per member as in T26: noise 10^N(log10 0.1, log10 1.25) and bias
-    N(0, 0.05). ``stake`` is in ALLO."""
+    N(0, 0.05). ``stake`` is in ALLO, staked only in ``topic`` if that is ≥ 0."""
 
     noise: float = -1.0
     bias: float = -1.0
     stake: float = 10_000.0
+    topic: int = -1
 
     def check(self, key: str) -> None:
         if self.noise != -1.0:
@@ -401,6 +405,7 @@ class HonestParams:
         if not math.isfinite(self.bias):
             raise _bad(key, "bias", self.bias, "a finite number")
         _positive(key, "stake", self.stake)
+        _int_at_least(key, "topic", self.topic, -1)
 
 
 class HonestReputer(ReputerBehaviour):

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from allora_sim.core import emission, topics
 from allora_sim.core.params import MintParams
 from allora_sim.economy.ledger import Ledger
 from allora_sim.economy.stake import StakeBook
@@ -185,6 +186,165 @@ class Economy:
         return paid
 
     # ---------------------------------------------------------------------------------------
+
+    # ---------------------------------------------------------------------------------------
+    # topics (§7.1–§7.3)
+
+    def init_topics(self, params: Any, epoch_length: int) -> None:
+        """Topic weights and activation state; topics are created inactive (§7.3)."""
+        self.params = params
+        self.epoch_length = epoch_length
+        self.active = np.zeros(self.n_topics, dtype=bool)
+        self.prev_weight = np.full(self.n_topics, np.nan)  # NaN: no previous weight stored
+        self.weight_sum = 0.0  # the chain's total of previous weights of active topics
+        self.weight = np.zeros(self.n_topics)
+
+    def current_weight(self) -> np.ndarray:
+        """``GetCurrentTopicWeight`` of every topic from its stake and current fee revenue."""
+        mp = self.params.module
+        return topics.topic_weight(
+            self.stake.topic_stake(),
+            self.revenue.astype(np.float64),
+            self.epoch_length,
+            self.prev_weight,
+            mp.topic_reward_alpha,
+            mp.topic_reward_stake_importance,
+            mp.topic_reward_fee_revenue_importance,
+        )
+
+    def activate_if_heavy(self) -> np.ndarray:
+        """After a fee payment: an inactive topic whose current weight reaches
+        ``MinTopicWeight`` is activated (``activateTopicIfWeightAtLeastGlobalMin``); its stored
+        previous weight rejoins the weight sum. Returns the topics activated."""
+        w = self.current_weight()
+        newly = ~self.active & (w >= self.params.module.min_topic_weight)
+        for t in np.flatnonzero(newly):
+            self.active[t] = True
+            if np.isfinite(self.prev_weight[t]) and self.prev_weight[t] != 0:
+                self.weight_sum += float(self.prev_weight[t])
+        return newly
+
+    def close_epoch(self) -> np.ndarray:
+        """Epoch end of the active topics (``GetAndUpdateActiveTopicWeights``): weight from the
+        revenue before the drip, stored as previous weight (updating the weight sum), drip,
+        inactivation below ``MinTopicWeight``. Returns this epoch's weights (0 if inactive)."""
+        mp = self.params.module
+        w = np.where(self.active, self.current_weight(), 0.0)
+        for t in np.flatnonzero(self.active):
+            old = self.prev_weight[t]
+            self.weight_sum += float(w[t]) - (float(old) if np.isfinite(old) else 0.0)
+            self.prev_weight[t] = w[t]
+        self.revenue = np.where(
+            self.active,
+            topics.drip(self.revenue, mp.blocks_per_month, self.epoch_length),
+            self.revenue,
+        )
+        low = self.active & (w < mp.min_topic_weight)
+        for t in np.flatnonzero(low):
+            self.active[t] = False
+            self.weight_sum -= float(self.prev_weight[t])
+        # at most MaxActiveTopicsPerBlock topics end an epoch in any block: per model epoch
+        # that is MaxActiveTopicsPerBlock × EpochLength; the lightest beyond lose their place
+        room = mp.max_active_topics_per_block * self.epoch_length
+        keep = topics.skim_top_topics(w, self.active, room)
+        for t in np.flatnonzero(self.active & ~keep):
+            self.active[t] = False
+            self.weight_sum -= float(self.prev_weight[t])
+        self.weight = np.where(self.active, w, 0.0)
+        return self.weight
+
+    # ---------------------------------------------------------------------------------------
+    # emission (§9.1)
+
+    def init_emission(
+        self, blocks_per_month: int, validators_percent: float, cosmos_stake: int
+    ) -> None:
+        """State of x/mint: the stored emission per staked token, block emission and f_rep."""
+        self.blocks_per_month = blocks_per_month
+        self.validators_percent = validators_percent
+        self.cosmos_stake = cosmos_stake  # bonded tokens of cosmos validators (uallo)
+        self.emission_per_token: float | None = None
+        self.block_emission = 0
+        self.reputers_percent = self.mint.previous_percentage_reward_to_staked_reputers
+        self.minted_last = 0
+        self.emitted_last = 0
+        self.validators_last = 0
+
+    def network_staked(self) -> int:
+        """``GetNumStakedTokens``: cosmos validators' bonded stake + all reputer stake."""
+        return self.cosmos_stake + self.stake.total()
+
+    def _recalculate(self, height: int) -> None:
+        """``RecalculateTargetEmission`` at the first block of a month; vesting unlocks."""
+        led, mint = self.ledger, self.mint
+        lock = emission.locked_vesting(self.blocks_per_month, height, mint)
+        for group, now in (
+            ("investors_preseed", lock.investors_preseed),
+            ("investors", lock.investors),
+            ("team", lock.team),
+        ):
+            release = led.locked.get(group, 0) - now
+            if release > 0:
+                led.unlock(group, self.alloc[group], release)
+        eco_locked = led.balance(self.module["ecosystem"]) + led.unminted
+        circulating = emission.circulating_supply(
+            mint.max_supply,
+            sum(led.locked.values()),
+            led.balance(self.module["ecosystem"]),
+            led.unminted,
+        )
+        staked = self.network_staked()
+        target = emission.target_emission_per_staked_token(
+            mint.f_emission, eco_locked, staked, circulating, mint.max_supply
+        )
+        cap = emission.max_emission_per_staked_token(
+            mint.maximum_monthly_percentage_yield, self.reputers_percent, self.validators_percent
+        )
+        capped = emission.capped_target(target, cap)
+        prev = None if height < self.blocks_per_month else self.emission_per_token
+        self.emission_per_token = emission.smoothed_emission(
+            capped, mint.one_month_smoothing_degree, prev
+        )
+        monthly = emission.monthly_emission(self.emission_per_token, staked)
+        self.block_emission = monthly // self.blocks_per_month
+
+    def emit(self, first_block: int, n_blocks: int) -> int:
+        """The mint's ``BeginBlocker`` for ``n_blocks`` blocks from ``first_block``: recalculate
+        at month starts, mint the ecosystem account's shortfall, pay validators and the Allora
+        rewards account. Returns the last block's ``RewardCurrentBlockEmission`` (uallo)."""
+        led = self.ledger
+        eco, rewards, fees = (self.module[k] for k in ("ecosystem", "rewards", "fee_collector"))
+        reward_per_block = 0
+        self.minted_last = self.emitted_last = self.validators_last = 0
+        for h in range(first_block, first_block + n_blocks):
+            if h % self.blocks_per_month == 1 or (self.emission_per_token is None):
+                self._recalculate(h)
+            split = emission.block_split(
+                self.block_emission, led.balance(eco), led.unminted, self.validators_percent
+            )
+            if split.minted:
+                led.mint(eco, split.minted)
+            pay = min(self.block_emission, led.balance(eco))
+            validators = min(split.validators, pay)
+            led.transfer(eco, fees, validators)
+            led.transfer(eco, rewards, pay - validators)
+            reward_per_block = pay - validators
+            self.minted_last += split.minted
+            self.emitted_last += pay
+            self.validators_last += validators
+        return reward_per_block
+
+    def fund_fixed(self, amount: int) -> None:
+        """Fixed-reward mode: move ``amount`` from the treasury to the rewards account, minting
+        any shortfall within the allowance (as the mint does)."""
+        led = self.ledger
+        eco = self.module["ecosystem"]
+        if amount > led.balance(eco):
+            led.mint(eco, min(amount - led.balance(eco), led.unminted))
+        pay = min(amount, led.balance(eco))
+        led.transfer(eco, self.module["rewards"], pay)
+        self.minted_last = self.emitted_last = pay
+        self.validators_last = 0
 
     def supply(self) -> dict[str, Any]:
         """Supply figures (uallo ints): minted, unminted, locked, staked, ecosystem, circulating

@@ -10,6 +10,7 @@ from allora_sim.model import AlloraModel
 
 SCENARIOS = {
     "default": ("epochs=40",),
+    "economy": ("scenario=economy", "epochs=120"),
     "delegators": (
         "epochs=80",
         "n_topics=2",

@@ -55,7 +55,11 @@ def test_overrides_reach_the_mechanism_and_population() -> None:
         ("population.reputers.0.behaviour=liar", "reputers behaviours are"),
         ("+population.inferers.0.params.skill=1", "allowed: bias, change_epoch"),
         ("epochs=0", "epochs=0 is invalid"),
-        ("scenario=nope", "available: context, default, large"),
+        ("scenario=nope", "available: context, default, economy, large"),
+        ("mint.team_percent_of_total_supply=0.2", "shares sum to 1"),
+        ("+population.reputers.0.params.stake=1e-15", "required_minimum_stake"),
+        ("economy.consumer_budget=-5", "economy.consumer_budget=-5.0 is invalid"),
+        ("+population.consumers.0.params.amount=-1", "amount=-1 is invalid"),
     ],
 )
 def test_bad_input_is_one_clear_line_and_exit_2(

@@ -1,0 +1,44 @@
+"""Pay what you want: a topic whose consumers stop paying is inactivated, and comes back."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import allora_sim
+from allora_sim.model import AlloraModel
+
+
+@pytest.fixture(scope="module")
+def history():
+    m = AlloraModel(allora_sim.scenario("scenario=stop_paying", "output.progress=false"))
+    active, reward, revenue = [], [], []
+    for _ in range(m.scenario.epochs):
+        m.step()
+        active.append(m.economy.active.copy())
+        reward.append(m.topic_reward / 1e18)
+        revenue.append(m.economy.revenue.astype(float))
+    return m, np.array(active), np.array(reward), np.array(revenue)
+
+
+def test_a_topic_without_payments_is_inactivated_and_its_share_moves(history) -> None:
+    _, active, reward, revenue = history
+    stop, resume = 100, 700
+    out = np.flatnonzero(~active[:, 2])
+    assert out.size > 0 and out.min() > stop and out.max() < resume
+    # its fee revenue dripped to zero first, so its weight fell below MinTopicWeight
+    assert revenue[out.min() - 1, 2] == 0 or revenue[out.min(), 2] == 0
+    # while it is out it gets nothing, and the others share its part of the emission
+    assert (reward[out, 2] == 0).all()
+    before = reward[50:stop, :2].sum(axis=1).mean()
+    during = reward[out, :2].sum(axis=1).mean()
+    assert during > before
+    total_before = reward[50:stop].sum(axis=1).mean()
+    assert during == pytest.approx(total_before, rel=0.1)  # the emission is not lost
+
+
+def test_it_reactivates_when_payments_resume(history) -> None:
+    _, active, reward, _ = history
+    assert active[705:, 2].all()
+    assert reward[720:, 2].mean() > 0.5 * reward[50:100, 2].mean()
+    assert active[:, :2].all()  # the paying topics never left
