@@ -374,7 +374,8 @@ class AlloraModel(mesa.Model):
         # pays the data-sending fee
         eligible = self.stake >= self.params.module.required_minimum_stake
         # nothing to report for a topic without inferences (no reputer nonce opened)
-        eligible &= (pend.inferer_ids >= 0).any(axis=1)[:, None]
+        has_inferences = np.asarray((pend.inferer_ids >= 0).any(axis=1))
+        eligible &= has_inferences[:, None]
         t_e, r_e = np.nonzero(eligible)
         paid = self.economy.pay_fees(
             "reputers", t_e, r_e, [self.params.module.data_sending_fee] * len(t_e)
