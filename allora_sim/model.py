@@ -429,6 +429,7 @@ class AlloraModel(mesa.Model):
             rep_ids,
             self.fees_paid,
         )
+        self.recorder.record_economy(s, self.fees_paid)
         self._revealed = Revealed(
             epoch=s,
             truth=truth,
@@ -606,6 +607,10 @@ class AlloraModel(mesa.Model):
     def agents_frame(self) -> pd.DataFrame:
         """One row per registered agent and settled epoch."""
         return self.recorder.agents_frame()
+
+    def economy_frame(self) -> pd.DataFrame:
+        """One row per topic and settled epoch: supply, stake, fees, weights, rewards."""
+        return self.recorder.economy_frame()
 
     def with_params(self, **changes: Any) -> AlloraModel:
         """A fresh model of the same scenario with mechanism parameters changed."""

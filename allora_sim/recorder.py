@@ -17,7 +17,7 @@ from allora_sim.core.maths import masked_median
 if TYPE_CHECKING:
     from allora_sim.model import AlloraModel
 
-__all__ = ["AGENT_COLUMNS", "EPOCH_COLUMNS", "Recorder"]
+__all__ = ["AGENT_COLUMNS", "ECONOMY_COLUMNS", "EPOCH_COLUMNS", "Recorder"]
 
 UALLO = 1e18
 
@@ -67,6 +67,34 @@ AGENT_COLUMNS = (
 )
 
 
+ECONOMY_COLUMNS = (
+    "run",
+    "epoch",
+    "topic",
+    "active",
+    "weight",
+    "fee_revenue",
+    "fees",
+    "topic_reward",
+    "stake",
+    "supply",
+    "circulating",
+    "staked",
+    "locked_vesting",
+    "ecosystem",
+    "unminted",
+    "minted",
+    "emission",
+    "validators",
+    "rewards_account",
+    "balance_inferers",
+    "balance_forecasters",
+    "balance_reputers",
+    "balance_consumers",
+    "balance_delegators",
+)
+
+
 class Recorder:
     """Collects the per-epoch records of an :class:`~allora_sim.model.AlloraModel`."""
 
@@ -76,6 +104,7 @@ class Recorder:
         self.record_agents = record_agents
         self._epochs: list[dict[str, np.ndarray]] = []
         self._agents: list[dict[str, np.ndarray]] = []
+        self._economy: list[dict[str, np.ndarray]] = []
         t = model.n_topics
         # static identity columns per role, in (topic, slot) order
         self._static: dict[str, dict[str, np.ndarray]] = {}
@@ -213,6 +242,44 @@ class Recorder:
                 rec[name] = np.asarray(arr, dtype=np.float64).reshape(t, -1).ravel()
             self._agents.append(rec)
 
+    def record_economy(self, epoch: int, fees: np.ndarray) -> None:
+        """Append the economy's state after an epoch: supply figures (whole network) and each
+        topic's activity, weight, fee revenue, fees paid, reward and stake (ALLO)."""
+        m = self.model
+        eco = m.economy
+        t = m.n_topics
+        sup = eco.supply()
+        led = eco.ledger
+
+        def allo(x: int) -> np.ndarray:
+            return np.full(t, x / UALLO)
+
+        row = {
+            "run": np.full(t, self.run),
+            "epoch": np.full(t, epoch),
+            "topic": np.arange(t),
+            "active": eco.active.astype(float),
+            "weight": eco.weight.copy(),
+            "fee_revenue": eco.revenue.astype(np.float64) / UALLO,
+            "fees": fees,
+            "topic_reward": m.topic_reward / UALLO,
+            "stake": eco.stake.topic_stake() / UALLO,
+            "supply": allo(sup["max_supply"]),
+            "circulating": allo(sup["circulating"]),
+            "staked": allo(sup["staked"]),
+            "locked_vesting": allo(sup["locked_vesting"]),
+            "ecosystem": allo(led.balance(eco.module["ecosystem"])),
+            "unminted": allo(sup["unminted"]),
+            "minted": allo(eco.minted_last),
+            "emission": allo(eco.emitted_last),
+            "validators": allo(eco.validators_last),
+            "rewards_account": allo(led.balance(eco.module["rewards"])),
+        }
+        for role in ("inferers", "forecasters", "reputers", "consumers", "delegators"):
+            acct = eco.accounts[role]
+            row[f"balance_{role}"] = allo(int(led.balances[acct].sum()) if acct.size else 0)
+        self._economy.append(row)
+
     # -----------------------------------------------------------------------------------------
 
     @staticmethod
@@ -239,9 +306,14 @@ class Recorder:
         """All buffered agent rows."""
         return self._frame(self._agents, AGENT_COLUMNS)
 
-    def drain(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+    def economy_frame(self) -> pd.DataFrame:
+        """All buffered economy rows (one per topic and epoch)."""
+        return self._frame(self._economy, ECONOMY_COLUMNS)
+
+    def drain(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """Return and forget the buffered rows (for streaming to disk)."""
-        out = self.epochs_frame(), self.agents_frame()
+        out = self.epochs_frame(), self.agents_frame(), self.economy_frame()
         self._epochs.clear()
         self._agents.clear()
+        self._economy.clear()
         return out

@@ -84,6 +84,7 @@ def _run_figures(res: Results, out: Path) -> list[Path]:
         files.append(_save(fig, out / "inferers.png"))
         plt.close(fig)
 
+    files += _economy_figures(res, out, window)
     totals = ag.groupby(["role", "agent"], observed=True)["reward"].sum(min_count=1).dropna()
     if len(totals):
         roles = [
@@ -99,6 +100,50 @@ def _run_figures(res: Results, out: Path) -> list[Path]:
             ax.set_xlabel("rank")
         files.append(_save(fig, out / "reward_distribution.png"))
         plt.close(fig)
+    return files
+
+
+def _economy_figures(res: Results, out: Path, window: int) -> list[Path]:
+    """Per topic: fee revenue, weight, reward and activity; the supply and balances by role."""
+    import matplotlib.pyplot as plt
+
+    ec = res.economy
+    if ec.empty:
+        return []
+    fig, axes = plt.subplots(2, 2, figsize=(12, 7))
+    for topic, g in ec.groupby("topic"):
+        g = g.sort_values("epoch")
+        axes[0, 0].plot(g["epoch"], g["fee_revenue"], label=f"topic {topic}")
+        axes[0, 1].plot(g["epoch"], g["weight"], label=f"topic {topic}")
+        axes[1, 0].plot(g["epoch"], _rolling(g["topic_reward"], window), label=f"topic {topic}")
+        axes[1, 1].plot(
+            g["epoch"], g["active"].astype(float) + 0.02 * topic, label=f"topic {topic}"
+        )
+    axes[0, 0].set_title("fee revenue C_t (ALLO)")
+    axes[0, 1].set_title("topic weight")
+    axes[0, 1].set_yscale("symlog")
+    axes[1, 0].set_title("topic reward per epoch (ALLO, rolling mean)")
+    axes[1, 1].set_title("active (1) / inactive (0)")
+    for ax in axes.ravel():
+        ax.set_xlabel("epoch")
+    axes[0, 0].legend(fontsize=8)
+    fig.tight_layout()
+    files = [_save(fig, out / "topics.png")]
+    plt.close(fig)
+    first = ec[ec["topic"] == ec["topic"].min()].sort_values("epoch")
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12, 4))
+    for col in ("circulating", "staked", "ecosystem", "locked_vesting"):
+        a1.plot(first["epoch"], first[col], label=col)
+    a1.set_title("supply (ALLO)")
+    a1.legend(fontsize=8)
+    for role in ("inferers", "forecasters", "reputers", "consumers", "delegators"):
+        a2.plot(first["epoch"], first[f"balance_{role}"], label=role)
+    a2.set_title("balances by role (ALLO)")
+    a2.set_yscale("symlog")
+    a2.legend(fontsize=8)
+    fig.tight_layout()
+    files.append(_save(fig, out / "supply.png"))
+    plt.close(fig)
     return files
 
 

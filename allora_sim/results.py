@@ -23,6 +23,7 @@ class Results:
 
     epochs: pd.DataFrame
     agents: pd.DataFrame
+    economy: pd.DataFrame
     summaries: pd.DataFrame  # one row per run: swept values and summary numbers
     swept: list[str]  # names of the swept keys (empty for a single run)
 
@@ -51,7 +52,7 @@ def load(path: str | Path) -> Results:
     path = Path(path)
     if (path / "sweep.json").is_file():
         jobs = json.loads((path / "sweep.json").read_text())["jobs"]
-        epochs, agents, rows = [], [], []
+        epochs, agents, economy, rows = [], [], [], []
         swept: list[str] = []
         for job in jobs:
             params = {}
@@ -63,16 +64,20 @@ def load(path: str | Path) -> Results:
             run_dir = path / str(job["run"])
             ep = pd.read_parquet(run_dir / "epochs.parquet")
             ag = pd.read_parquet(run_dir / "agents.parquet")
+            ec = pd.read_parquet(run_dir / "economy.parquet")
             for k, v in params.items():
                 ep[k] = v
                 ag[k] = v
+                ec[k] = v
             epochs.append(ep)
             agents.append(ag)
+            economy.append(ec)
             rows.append({"run": job["run"], **params, **_flat(job["summary"])})
         varying = [k for k in swept if len({r.get(k) for r in rows}) > 1]
         return Results(
             epochs=pd.concat(epochs, ignore_index=True),
             agents=pd.concat(agents, ignore_index=True),
+            economy=pd.concat(economy, ignore_index=True),
             summaries=pd.DataFrame(rows),
             swept=varying,
         )
@@ -84,6 +89,7 @@ def load(path: str | Path) -> Results:
     return Results(
         epochs=pd.read_parquet(path / "epochs.parquet"),
         agents=pd.read_parquet(path / "agents.parquet"),
+        economy=pd.read_parquet(path / "economy.parquet"),
         summaries=pd.DataFrame([{"run": 0, **_flat(summary)}]),
         swept=[],
     )

@@ -1,6 +1,7 @@
 """Run scenarios end to end and write their results (nothing here knows the mechanism).
 
-A run directory holds ``epochs.parquet``, ``agents.parquet`` (tidy, long form), ``summary.json``,
+A run directory holds ``epochs.parquet``, ``agents.parquet``, ``economy.parquet`` (tidy, long
+form), ``summary.json``,
 ``config.yaml`` (the resolved configuration) and ``manifest.json`` (seed, package versions, wall
 time). A sweep directory holds one run directory per job and ``sweep.json`` listing the jobs and
 their overrides. Every file is written atomically (:mod:`allora_sim.runner.io`).
@@ -93,6 +94,7 @@ def run_scenario(
     model.recorder.record_agents = scenario.output.record_agents
     epochs_out = ParquetStream(out_dir / "epochs.parquet")
     agents_out = ParquetStream(out_dir / "agents.parquet")
+    economy_out = ParquetStream(out_dir / "economy.parquet")
     bar = Progress(scenario.epochs, scenario.name, enabled=progress and scenario.output.progress)
     summaries_e, summaries_a = [], []
     flush = scenario.output.flush_every
@@ -100,8 +102,9 @@ def run_scenario(
         model.step()
         bar(model.epoch)
         if model.epoch % flush == 0 or model.epoch == scenario.epochs:
-            ep, ag = model.recorder.drain()
+            ep, ag, ec = model.recorder.drain()
             epochs_out.write(ep)
+            economy_out.write(ec)
             if scenario.output.record_agents:
                 agents_out.write(ag)
             summaries_e.append(ep)
@@ -115,6 +118,7 @@ def run_scenario(
     empty = model.recorder.agents_frame()
     epochs_out.close()
     agents_out.close(empty=empty)
+    economy_out.close()
     summary = summarize(epochs_all, agents_all)
     summary["wall_seconds"] = wall
     write_json(out_dir / "summary.json", summary)

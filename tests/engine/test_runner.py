@@ -34,6 +34,7 @@ def test_run_writes_the_result_files(tmp_path: Path, capsys) -> None:
     assert names == {
         "epochs.parquet",
         "agents.parquet",
+        "economy.parquet",
         "summary.json",
         "config.yaml",
         "manifest.json",
@@ -123,5 +124,11 @@ def test_report_of_a_run(tmp_path: Path, capsys) -> None:
     assert main(["epochs=15", f"output.dir={out}", "output.progress=false"]) == 0
     capsys.readouterr()
     names = sorted(Path(p).name for p in _report(out, capsys))
-    assert names == ["inferers.png", "losses.png", "reward_distribution.png"]
+    assert names == [
+        "inferers.png",
+        "losses.png",
+        "reward_distribution.png",
+        "supply.png",
+        "topics.png",
+    ]
     assert report_main([str(tmp_path / "nothing")]) == 2
