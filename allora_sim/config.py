@@ -304,7 +304,7 @@ def _finite(
     return float(value)
 
 
-def _world(w: WorldConfig) -> WorldConfig:
+def _world(w: WorldConfig, epochs: int) -> WorldConfig:
     _positive_int("world.epoch_length", w.epoch_length)
     if not isinstance(w.ground_truth_lag, int) or w.ground_truth_lag < w.epoch_length:
         raise _fail(
@@ -329,8 +329,21 @@ def _world(w: WorldConfig) -> WorldConfig:
         for i, v in enumerate(means):
             _finite(f"world.regime_means[{i}]", v)
         _finite("world.mean_dwell", w.mean_dwell, lo=1.0)
-    if w.kind == WorldKind.csv and not w.csv_path:
-        raise _fail("world.csv_path", w.csv_path, "must name a CSV file when world.kind=csv")
+    if w.kind == WorldKind.csv:
+        if not w.csv_path:
+            raise _fail("world.csv_path", w.csv_path, "must name a CSV file when world.kind=csv")
+        from allora_sim.world import SeriesError, csv_target, load_series
+
+        try:
+            values = load_series(w.csv_path, w.time_column, w.value_column)
+            n = csv_target(values, w.target.value, w.csv_path).size
+        except SeriesError as exc:
+            raise ConfigError(f"world.csv_path: {exc}") from None
+        if n < epochs:
+            raise ConfigError(
+                f"world.csv_path: {w.csv_path} gives {n} epochs of {w.target.value}; "
+                f"epochs={epochs} needs {epochs} (shorten the run or extend the series)"
+            )
     return w
 
 
@@ -415,7 +428,7 @@ def load_scenario(cfg: Any) -> Scenario:
     _positive_int("epochs", obj.epochs)
     _positive_int("n_topics", obj.n_topics)
     _finite("topic_reward", obj.topic_reward, lo=0.0)
-    world = _world(obj.world)
+    world = _world(obj.world, obj.epochs)
     pop = obj.population
     inferers = _groups_of("inferers", pop.inferers)
     if sum(g.count for g in inferers) < 1:

@@ -49,7 +49,7 @@ from allora_sim.core.sortition import limit_forecast_elements
 from allora_sim.core.store import gather, scatter
 from allora_sim.economy.network import Economy, uallo
 from allora_sim.recorder import Recorder
-from allora_sim.world_bridge import WorldPaths, simulate_world
+from allora_sim.world import WorldPaths, simulate_world
 
 __all__ = ["UALLO_PER_ALLO", "AlloraModel", "compact"]
 
