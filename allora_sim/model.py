@@ -44,7 +44,7 @@ from allora_sim.agents.behaviours import (
 from allora_sim.config import Scenario
 from allora_sim.core import EpochInputs, TopicState, ValueBundle, run_topic_epoch, synthesize
 from allora_sim.core import topics as core_topics
-from allora_sim.core.rewards import payouts_uallo
+from allora_sim.core.rewards import payouts_uallo_rows
 from allora_sim.core.sortition import limit_forecast_elements
 from allora_sim.core.store import gather, scatter
 from allora_sim.economy.network import Economy, uallo
@@ -477,42 +477,45 @@ class AlloraModel(mesa.Model):
 
     def _book(self, outcome: Any, pend: _Pending, rep_ids: np.ndarray) -> None:
         """Pay the epoch's rewards through the ledger (§6.6): workers get their truncated
-        rewards; a reputer's kept part is re-staked and its delegators' cut goes to them."""
+        rewards; a reputer's kept part is re-staked and its delegators' cut goes to them.
+        All topics are booked together: one ledger transfer per kind of payment."""
         eco = self.economy
-        for t in range(self.n_topics):
-            if outcome.reward_error[t] != 0:
-                continue
-            parts = [
-                ("inferers", pend.inferer_ids[t], outcome.inferer_reward[t]),
-                ("forecasters", pend.forecaster_ids[t], outcome.forecaster_reward[t]),
-                ("reputers", rep_ids[t], outcome.reputer_reward_kept[t]),
-                ("delegation", rep_ids[t], outcome.delegator_reward[t]),
-            ]
-            flat = np.concatenate([np.where(ids >= 0, v, np.nan) for _, ids, v in parts])
-            amounts = payouts_uallo(flat, int(self.topic_reward[t]))
-            start = 0
-            for role, ids, values in parts:
-                got = amounts[start : start + len(values)]
-                start += len(values)
-                slots = ids[ids >= 0]
-                pay = [a for a, i in zip(got, ids, strict=True) if i >= 0]
-                topics = np.full(len(slots), t)
-                if role == "reputers":
-                    eco.restake(topics, slots, pay)
-                elif role == "delegation":
-                    eco.delegator_rewards(topics, slots, pay, eco.accounts["delegators"].ravel())
-                    staked = eco.stake.delegated[t, slots].astype(np.float64)
-                    y = np.divide(
-                        np.array(pay, dtype=np.float64),
-                        staked,
-                        out=np.zeros(len(pay)),
-                        where=staked > 0,
-                    )
-                    self.delegation_yield[t, slots] = 0.9 * self.delegation_yield[t, slots] + (
-                        0.1 * y
-                    )
-                else:
-                    eco.payout(role, topics, slots, pay)
+        paid = np.flatnonzero(outcome.reward_error == 0)
+        if paid.size == 0:
+            return
+        parts = [
+            ("inferers", pend.inferer_ids, outcome.inferer_reward),
+            ("forecasters", pend.forecaster_ids, outcome.forecaster_reward),
+            ("reputers", rep_ids, outcome.reputer_reward_kept),
+            ("delegation", rep_ids, outcome.delegator_reward),
+        ]
+        ids = np.concatenate([i[paid] for _, i, _ in parts], axis=1)
+        values = np.concatenate([v[paid] for _, _, v in parts], axis=1)
+        rows = payouts_uallo_rows(
+            np.where(ids >= 0, values, np.nan), [int(x) for x in self.topic_reward[paid].tolist()]
+        )
+        amounts = np.empty(ids.shape, dtype=object)
+        amounts[:] = rows
+        start = 0
+        for role, role_ids, _ in parts:
+            cols = slice(start, start + role_ids.shape[1])
+            start = cols.stop
+            r, c = np.nonzero(ids[:, cols] >= 0)
+            topics, slots = paid[r], ids[:, cols][r, c]
+            pay = amounts[:, cols][r, c]
+            if role == "reputers":
+                eco.restake(topics, slots, pay)
+            elif role == "delegation":
+                eco.delegator_rewards(topics, slots, pay, eco.accounts["delegators"].ravel())
+                staked = eco.stake.delegated[topics, slots].astype(np.float64)
+                y = np.divide(
+                    pay.astype(np.float64), staked, out=np.zeros(len(pay)), where=staked > 0
+                )
+                self.delegation_yield[topics, slots] = (
+                    0.9 * self.delegation_yield[topics, slots] + 0.1 * y
+                )
+            else:
+                eco.payout(role, topics, slots, pay)
 
     def _topic_rewards(self, epoch: int) -> np.ndarray:
         """The epoch end of the active topics and their rewards (§6.1, §7.1–§7.2): weights,

@@ -1,8 +1,12 @@
 """Benchmark of the simulation engine: model epochs per second and the share of time outside
 the reward core.
 
-Cases: ``default`` (fiducial 5/3/5 topic), ``large`` (one topic, 1,000/100/50) and ``55 topics``
-of the chain-default active set (32 inferers / 6 forecasters / 6 reputers each). Each case steps
+Cases: ``default`` (fiducial 5/3/5 topic), ``large`` (one topic, 1,000/100/50 registered),
+``55 topics`` of the chain-default active set (32 inferers / 6 forecasters / 6 reputers each) and
+``55 topics 5000 reg.``: 55 topics with 5,000 registered inferers each (and 6 forecasters,
+6 reputers), admitted to the active 32/6/6 by the chain's streaming sortition. Memory is the
+peak resident set of a fresh process running the case (``ru_maxrss``), and its growth over
+the imported-but-idle interpreter (the model's own footprint). Each case steps
 a model for a fixed number of epochs after a warm-up; the time spent inside the core
 (``synthesize`` and ``run_topic_epoch``, timed by wrapping them) is reported as a share.
 
@@ -16,6 +20,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import multiprocessing as mp
+import resource
 import statistics
 import sys
 import time
@@ -37,6 +43,16 @@ CASES: dict[str, tuple[tuple[str, ...], int, int]] = {
         ),
         15,
         60,
+    ),
+    "55 topics 5000 reg.": (
+        (
+            "n_topics=55",
+            "population.inferers.0.count=5000",
+            "population.forecasters.0.count=6",
+            "population.reputers.0.count=6",
+        ),
+        5,
+        20,
     ),
 }
 
@@ -68,7 +84,12 @@ class _CoreClock:
             setattr(model_module, name, fn)
 
 
+def _rss_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+
+
 def measure(overrides: tuple[str, ...], warm: int, timed: int) -> dict[str, float]:
+    base = _rss_mib()
     sc = allora_sim.scenario(*overrides, f"epochs={warm + timed}", "output.progress=false")
     m = model_module.AlloraModel(sc)
     for _ in range(warm):
@@ -82,7 +103,15 @@ def measure(overrides: tuple[str, ...], warm: int, timed: int) -> dict[str, floa
         "epochs_per_second": timed / wall,
         "seconds_per_epoch": wall / timed,
         "share_outside_core": 1.0 - clock.seconds / wall,
+        "peak_rss_mib": _rss_mib(),
+        "model_rss_mib": _rss_mib() - base,
     }
+
+
+def measure_fresh(overrides: tuple[str, ...], warm: int, timed: int) -> dict[str, float]:
+    """:func:`measure` in a fresh process, so that each case's memory is its own."""
+    with mp.get_context("spawn").Pool(1) as pool:
+        return pool.apply(measure, (overrides, warm, timed))
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -92,15 +121,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--cases", nargs="*", default=list(CASES))
     args = ap.parse_args(argv)
     results: dict[str, dict[str, float]] = {}
-    print(f"{'case':<20} {'epochs/s':>10} {'ms/epoch':>10} {'outside core':>13}")
+    print(
+        f"{'case':<20} {'epochs/s':>10} {'ms/epoch':>10} {'outside core':>13} "
+        f"{'peak RSS MiB':>13} {'model MiB':>10}"
+    )
     for name in args.cases:
         overrides, warm, timed = CASES[name]
-        runs = [measure(overrides, warm, timed) for _ in range(args.repeats)]
+        runs = [measure_fresh(overrides, warm, timed) for _ in range(args.repeats)]
         med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
         results[name] = med
         print(
             f"{name:<20} {med['epochs_per_second']:>10.1f} "
-            f"{1e3 * med['seconds_per_epoch']:>10.2f} {100 * med['share_outside_core']:>12.1f}%"
+            f"{1e3 * med['seconds_per_epoch']:>10.2f} {100 * med['share_outside_core']:>12.1f}% "
+            f"{med['peak_rss_mib']:>13.0f} {med['model_rss_mib']:>10.0f}"
         )
     if args.json:
         with open(args.json, "w") as fh:

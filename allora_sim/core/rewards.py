@@ -10,6 +10,8 @@ Mirrors ``x/emissions/module/rewards``: ``GetScoreFractions`` / ``GetMappingFunc
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from allora_sim.core.maths import Array, Mask, ema, masked_std, phi
@@ -22,6 +24,7 @@ __all__ = [
     "forecasting_utility",
     "normalization_factor",
     "payouts_uallo",
+    "payouts_uallo_rows",
     "reputer_reward_fractions",
     "smoothed_fractions_and_entropy",
     "worker_reward_fractions",
@@ -161,12 +164,22 @@ def payouts_uallo(rewards: np.ndarray, available: int) -> list[int]:
     back from the largest payouts (tokens are never created by rounding).
     """
     flat = np.asarray(rewards, dtype=np.float64).ravel()
-    out = [int(x) if np.isfinite(x) and x > 0 else 0 for x in flat]
-    excess = sum(out) - int(available)
-    for i in np.argsort(-flat, kind="stable"):
+    return payouts_uallo_rows(flat[None], [int(available)])[0]
+
+
+def payouts_uallo_rows(rewards: np.ndarray, available: Sequence[int]) -> list[list[int]]:
+    """:func:`payouts_uallo` for each row of ``rewards (T, P)`` with its own ``available[t]``."""
+    rewards = np.asarray(rewards, dtype=np.float64)
+    clean = np.trunc(np.where(np.isfinite(rewards) & (rewards > 0.0), rewards, 0.0))
+    rows = [[int(x) for x in row] for row in clean.tolist()]
+    for t, out in enumerate(rows):
+        excess = sum(out) - int(available[t])
         if excess <= 0:
-            break
-        take = min(excess, out[i])
-        out[i] -= take
-        excess -= take
-    return out
+            continue
+        for i in np.argsort(-rewards[t], kind="stable").tolist():
+            if excess <= 0:
+                break
+            take = min(excess, out[i])
+            out[i] -= take
+            excess -= take
+    return rows

@@ -259,6 +259,66 @@ def _first_lowest(value: Array, member: Mask) -> int:
     return int(idx[np.argmin(value[idx])])
 
 
+def _passive_stretch(
+    arr: np.ndarray,
+    a: int,
+    member: Mask,
+    value: Array,
+    block: np.ndarray,
+    lowest: float,
+    nonce: int,
+) -> int:
+    """End of the stretch of submissions from ``a`` on that cannot beat the cached lowest
+    ``lowest``: the first one that is not a member, has no EMA at this nonce and whose EMA
+    exceeds it. Looked for in growing windows, so a replacement soon after ``a`` costs little.
+
+    A repeat submission inside the stretch whose first occurrence was passively updated cannot
+    beat either (its EMA was at most ``lowest`` and it is then stamped with this nonce)."""
+    width = 64
+    while a < arr.size:
+        w = arr[a : a + width]
+        beats = ~member[w] & (block[w] < nonce) & (value[w] > lowest)
+        hit = np.flatnonzero(beats)
+        if hit.size:
+            return a + int(hit[0])
+        a += w.size
+        width *= 4
+    return int(arr.size)
+
+
+def _passive_updates(
+    seg: np.ndarray,
+    member: Mask,
+    value: Array,
+    block: np.ndarray,
+    stored: Mask,
+    updated: Mask,
+    admission: np.ndarray,
+    passive: np.ndarray,
+    last_quantile: float,
+    alpha: float,
+    nonce: int,
+) -> None:
+    """A stretch of submissions none of which beats the cached lowest (in place): members are
+    rejected as already active, EMAs written at this nonce (including a repeat's, written by its
+    first occurrence here) as already updated, and everyone else gets the passive update
+    ``EMA_α(last_quantile, own EMA)`` stamped ``nonce``."""
+    candidate = ~member[seg] & (block[seg] < nonce)
+    _, first = np.unique(seg, return_index=True)
+    is_first = np.zeros(seg.size, dtype=bool)
+    is_first[first] = True
+    upd = candidate & is_first
+    admission[~member[seg] & ~upd] = Admission.EMA_ALREADY_UPDATED
+    who = seg[upd]
+    prev, prev_block = value[who], block[who]
+    value[who] = calc_ema(alpha, last_quantile, prev, (prev_block == 0) & (prev == 0.0))
+    block[who] = nonce
+    stored[who] = True
+    updated[who] = True
+    admission[upd] = Admission.PASSIVE
+    passive[upd] = who
+
+
 def admit_submissions(
     arrivals: Array,
     emas: ScoreEmas,
@@ -349,50 +409,69 @@ def admit_submissions(
     block = emas.block.copy()
     updated = np.zeros(n, dtype=bool)
     size = 0
-
-    def passive_update(who: int, prev: float, prev_block: int) -> None:
-        first_time = prev_block == 0 and prev == 0.0
-        value[who] = calc_ema(alpha, np.float64(last_quantile), np.float64(prev), first_time)
-        block[who] = nonce
-        stored[who] = True
-        updated[who] = True
-
-    for a, p in enumerate(arr):
+    a = 0
+    while a < arr.size:
+        p = int(arr[a])
         if member[p]:
+            a += 1
             continue  # ALREADY_ACTIVE (the initial code)
         if size < cap:
             member[p] = True
             size += 1
             admission[a] = Admission.ADMITTED
+            a += 1
             continue
-        if block[p] >= nonce:
-            admission[a] = Admission.EMA_ALREADY_UPDATED
-            continue
-        if lowest is None:
+        if lowest is None and block[p] < nonce:
             q = _first_lowest(value, member)
             if q == NO_PARTICIPANT:
                 admission[a] = Admission.NO_LOWEST
+                a += 1
                 continue
             lowest = LowestScoreEma(q, float(value[q]), int(block[q]))
-        if value[p] > lowest.score:
-            loser = lowest.participant
-            passive_update(loser, lowest.score, lowest.block)
-            passive[a] = loser
-            if member[loser]:
-                member[loser] = False
-                size -= 1
-                evicted[a] = loser
-            q = _first_lowest(value, member)
-            member[p] = True
-            size += 1
-            if q == NO_PARTICIPANT or value[p] < value[q]:
-                q = int(p)
-            lowest = LowestScoreEma(q, float(value[q]), int(block[q]))
-            admission[a] = Admission.REPLACED_LOWEST
-        else:
-            passive_update(int(p), float(value[p]), int(block[p]))
-            passive[a] = p
-            admission[a] = Admission.PASSIVE
+        if lowest is None:
+            admission[a] = Admission.EMA_ALREADY_UPDATED
+            a += 1
+            continue
+        # The set is full and stays full; until a submission beats the cached lowest, every
+        # submission is rejected or passively updated, so that stretch is done at once.
+        b = _passive_stretch(arr, a, member, value, block, lowest.score, nonce)
+        if b > a:
+            _passive_updates(
+                arr[a:b],
+                member,
+                value,
+                block,
+                stored,
+                updated,
+                admission[a:b],
+                passive[a:b],
+                last_quantile,
+                alpha,
+                nonce,
+            )
+            a = b
+            continue
+        # arr[a] beats the cached lowest: the cached record is passively updated and its
+        # participant loses its place (if it still has one).
+        loser = lowest.participant
+        first_time = lowest.block == 0 and lowest.score == 0.0
+        value[loser] = calc_ema(
+            alpha, np.float64(last_quantile), np.float64(lowest.score), first_time
+        )
+        block[loser], stored[loser], updated[loser] = nonce, True, True
+        passive[a] = loser
+        if member[loser]:
+            member[loser] = False
+            size -= 1
+            evicted[a] = loser
+        q = _first_lowest(value, member)
+        member[p] = True
+        size += 1
+        if q == NO_PARTICIPANT or value[p] < value[q]:
+            q = p
+        lowest = LowestScoreEma(q, float(value[q]), int(block[q]))
+        admission[a] = Admission.REPLACED_LOWEST
+        a += 1
 
     new = ScoreEmas(np.where(stored, value, np.nan), block)
     return AdmissionRound(member, new, updated, admission, passive, evicted, lowest)

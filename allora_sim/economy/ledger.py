@@ -33,6 +33,35 @@ def _as_int(x: object, what: str) -> int:
     return int(x)
 
 
+def _int_amounts(amounts: Sequence[int] | np.ndarray) -> list[int]:
+    """Amounts as a list of Python ints (exact), validating only what is not already one."""
+    if isinstance(amounts, np.ndarray) and amounts.dtype.kind in "iu":
+        return amounts.tolist()  # type: ignore[no-any-return]
+    seq = amounts.tolist() if isinstance(amounts, np.ndarray) else list(amounts)
+    if all(type(a) is int for a in seq):
+        return seq
+    return [_as_int(a, "amount") for a in seq]
+
+
+def _totals(index: np.ndarray, amounts: list[int]) -> tuple[np.ndarray, np.ndarray]:
+    """Per distinct account in ``index``: the sum of its ``amounts`` (exact Python ints)."""
+    if index.size and index.min() == index.max():  # one account (e.g. the rewards account)
+        return index[:1], np.array([sum(amounts)], dtype=object)
+    order = np.argsort(index, kind="stable")
+    keys = index[order]
+    if keys.size < 2 or (keys[1:] != keys[:-1]).all():  # all distinct: no summing needed
+        out = np.empty(len(amounts), dtype=object)
+        out[:] = amounts
+        return index, out
+    acc: dict[int, int] = {}
+    for i, a in zip(index.tolist(), amounts, strict=True):
+        acc[i] = acc.get(i, 0) + a
+    uniq = np.fromiter(acc.keys(), dtype=np.intp, count=len(acc))
+    tot = np.empty(len(acc), dtype=object)
+    tot[:] = list(acc.values())
+    return uniq, tot
+
+
 class Ledger:
     """Accounts with integer balances; see the module docstring for the invariants."""
 
@@ -105,26 +134,30 @@ class Ledger:
         """Move ``amount`` uallo from ``src`` to ``dst``."""
         self.transfer_many(np.array([src]), np.array([dst]), [amount])
 
-    def transfer_many(self, src: np.ndarray, dst: np.ndarray, amounts: Sequence[int]) -> None:
+    def transfer_many(
+        self, src: np.ndarray, dst: np.ndarray, amounts: Sequence[int] | np.ndarray
+    ) -> None:
         """Move ``amounts[i]`` from ``src[i]`` to ``dst[i]`` for every i, all or nothing."""
-        amt = np.array([_as_int(a, "amount") for a in amounts], dtype=object)
-        if len(amt) == 0:
+        amt = _int_amounts(amounts)
+        if not amt:
             return
-        if any(a < 0 for a in amt):
+        if min(amt) < 0:
             raise LedgerError("transfer amounts must be >= 0")
-        src, dst = np.asarray(src), np.asarray(dst)
-        out = np.zeros(len(self.balances), dtype=object)
-        np.add.at(out, src, amt)
-        after = self.balances - out
-        short = np.flatnonzero(after < 0)
-        if short.size:
-            i = int(short[0])
+        src, dst = np.asarray(src, dtype=np.intp), np.asarray(dst, dtype=np.intp)
+        if src.shape != (len(amt),) or dst.shape != (len(amt),):
             raise LedgerError(
-                f"account {self.names[i]!r} would go negative: balance {self.balances[i]}, "
-                f"debits {out[i]}"
+                f"transfer_many needs one source and one destination per amount "
+                f"({len(amt)}), got {src.shape} and {dst.shape}"
             )
-        np.add.at(after, dst, amt)
-        self.balances = after
+        debit, credit = _totals(src, amt), _totals(dst, amt)
+        bal = self.balances
+        for i, d in zip(debit[0].tolist(), debit[1], strict=True):
+            if bal[i] < d:
+                raise LedgerError(
+                    f"account {self.names[i]!r} would go negative: balance {bal[i]}, debits {d}"
+                )
+        bal[debit[0]] -= debit[1]
+        bal[credit[0]] += credit[1]
 
     def mint(self, dst: int, amount: int) -> None:
         """Create ``amount`` new tokens from the unminted allowance into ``dst``."""

@@ -296,6 +296,72 @@ def test_everyone_submitting_once_leaves_the_best_emas_in_the_set(case) -> None:
     np.testing.assert_array_equal(np.sort(value[top]), np.sort(value[r.active]))
 
 
+def _one_by_one(arrivals, state, lowest, q, alpha, cap, nonce):  # type: ignore[no-untyped-def]
+    """Independent oracle: the chain's ``Append*`` loop restated submission by submission."""
+    value, block = state.value.copy(), state.block.copy()
+    member = np.zeros(len(value), dtype=bool)
+    codes, size = [], 0
+    for p in arrivals.tolist():
+        if member[p]:
+            codes.append(A.ALREADY_ACTIVE)
+            continue
+        if size < cap:
+            member[p], size = True, size + 1
+            codes.append(A.ADMITTED)
+            continue
+        if block[p] >= nonce:
+            codes.append(A.EMA_ALREADY_UPDATED)
+            continue
+        if lowest is None:
+            idx = np.flatnonzero(member)
+            if idx.size == 0:
+                codes.append(A.NO_LOWEST)
+                continue
+            j = int(idx[np.argmin(value[idx])])
+            lowest = LowestScoreEma(j, float(value[j]), int(block[j]))
+        if value[p] > lowest.score:
+            loser = lowest.participant
+            first = lowest.block == 0 and lowest.score == 0.0
+            value[loser] = q if first or q == lowest.score else 0.1 * q + 0.9 * lowest.score
+            block[loser] = nonce
+            if member[loser]:
+                member[loser], size = False, size - 1
+            idx = np.flatnonzero(member)
+            member[p], size = True, size + 1
+            j = int(idx[np.argmin(value[idx])]) if idx.size else p
+            if idx.size and not value[p] < value[j]:
+                pass
+            else:
+                j = p
+            lowest = LowestScoreEma(j, float(value[j]), int(block[j]))
+            codes.append(A.REPLACED_LOWEST)
+        else:
+            first = block[p] == 0 and value[p] == 0.0
+            value[p] = q if first or q == value[p] else 0.1 * q + 0.9 * value[p]
+            block[p] = nonce
+            codes.append(A.PASSIVE)
+    return member, value, block, codes, lowest
+
+
+@settings(max_examples=400, deadline=None)
+@given(rounds(), st.booleans(), st.integers(0, 8))
+def test_stretches_of_passive_updates_match_the_one_by_one_loop(case, stale, who) -> None:  # type: ignore[no-untyped-def]
+    """The vectorised passive stretches give exactly the chain's submission-by-submission
+    outcome: active set, EMAs, blocks, per-submission codes and the carried cache — with
+    repeats, EMAs already written at the nonce and a stale cache from an earlier round."""
+    state, arrivals, cap, q = case
+    n = len(state.value)
+    lowest = LowestScoreEma(who % n, float(state.value[who % n]) - 0.05, 3) if stale else None
+    long = np.concatenate([arrivals, np.random.default_rng(who).integers(0, n, 200)])
+    r = admit_submissions(long, state, lowest, q, 0.1, cap, nonce=10)
+    member, value, block, codes, last = _one_by_one(long, state, lowest, q, 0.1, cap, 10)
+    np.testing.assert_array_equal(r.active, member)
+    np.testing.assert_array_equal(r.emas.value, value)
+    np.testing.assert_array_equal(r.emas.block, block)
+    np.testing.assert_array_equal(r.admission, np.array(codes, dtype=np.int8))
+    assert r.lowest == last
+
+
 # ---------------------------------------------------------------------------------------------
 # Batch top-N
 
