@@ -140,6 +140,7 @@ class AlloraModel(mesa.Model):
         empty = np.zeros((self.n_topics, 0), dtype=np.int64)
         self.store = TopicState.new(empty, empty, empty, window=mp.max_samples_to_scale_scores)
         self.topic_reward = np.full(self.n_topics, scenario.topic_reward * UALLO_PER_ALLO)
+        self.reward_pool = 0.0  # the rewards account's balance distributed at the last epoch
         self.fees_paid = np.zeros(self.n_topics)
         self._genesis()
         self._pending: list[_Pending] = []
@@ -418,6 +419,7 @@ class AlloraModel(mesa.Model):
         self.store = scatter(self.store, part)
         self._write_emas(outcome, pend, rep_ids)
         self._book(outcome, pend, rep_ids)
+        self._refresh_reputer_share(outcome, pend.epoch)
         self.recorder.record(
             s,
             truth,
@@ -517,6 +519,22 @@ class AlloraModel(mesa.Model):
             else:
                 eco.payout(role, topics, slots, pay)
 
+    def _refresh_reputer_share(self, outcome: Any, epoch: int) -> None:
+        """``PreviousPercentageRewardToStakedReputers`` (§9.1), what the mint's cap ê_max reads:
+        the chain sets it at a block whose height is a multiple of ``BlocksPerMonth`` to the
+        reputers' total reward of that block ÷ the rewards account's balance distributed in it.
+        A model epoch stands for ``epoch_length`` blocks and pays its rewards once, so it sets
+        the share when a multiple of ``BlocksPerMonth`` falls within its blocks."""
+        eco = self.economy
+        if self.scenario.economy.emission.value != "chain" or self.reward_pool <= 0:
+            return
+        first = epoch * self.epoch_length + 1
+        last = first + self.epoch_length - 1
+        if last // eco.blocks_per_month == (first - 1) // eco.blocks_per_month:
+            return
+        to_reputers = float(np.nansum(outcome.reputers_reward))
+        eco.reputers_percent = to_reputers / self.reward_pool
+
     def _topic_rewards(self, epoch: int) -> np.ndarray:
         """The epoch end of the active topics and their rewards (§6.1, §7.1–§7.2): weights,
         drip, inactivation, then this epoch's emission funds the rewards account and is split by
@@ -528,6 +546,7 @@ class AlloraModel(mesa.Model):
         first_block = epoch * self.epoch_length + 1
         if self.scenario.economy.emission.value == "chain":
             per_block = eco.emit(first_block, self.epoch_length)
+            self.reward_pool = float(eco.ledger.balance(eco.module["rewards"]))
             out = np.zeros(self.n_topics)
             if rewarded.any() and eco.weight_sum > 0:
                 out[rewarded] = core_topics.topic_rewards(

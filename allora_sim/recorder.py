@@ -87,6 +87,8 @@ ECONOMY_COLUMNS = (
     "emission",
     "validators",
     "rewards_account",
+    "reputer_share",
+    "emission_per_token",
     "balance_inferers",
     "balance_forecasters",
     "balance_reputers",
@@ -274,6 +276,8 @@ class Recorder:
             "emission": allo(eco.emitted_last),
             "validators": allo(eco.validators_last),
             "rewards_account": allo(led.balance(eco.module["rewards"])),
+            "reputer_share": np.full(t, getattr(eco, "reputers_percent", np.nan)),
+            "emission_per_token": np.full(t, getattr(eco, "emission_per_token", None) or np.nan),
         }
         for role in ("inferers", "forecasters", "reputers", "consumers", "delegators"):
             acct = eco.accounts[role]

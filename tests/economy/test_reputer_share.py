@@ -1,0 +1,41 @@
+"""The reputers' share of rewards that caps emission (f_rep, §9.1) is refreshed at month ends."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import allora_sim
+from allora_sim.model import AlloraModel
+
+
+def test_reputer_share_is_set_at_each_month_boundary_from_that_epochs_rewards() -> None:
+    m = AlloraModel(allora_sim.scenario("scenario=economy", "epochs=120", "output.progress=false"))
+    bpm, length = m.economy.blocks_per_month, m.epoch_length
+    genesis = m.economy.reputers_percent
+    shares, expected = [], []
+    for _ in range(120):
+        m.step()
+        shares.append(m.economy.reputers_percent)
+        frame = m.epochs_frame()
+        if frame.empty:
+            expected.append(None)
+            continue
+        settled = int(frame["epoch"].max())  # the epoch whose rewards were paid in this step
+        first, last = settled * length + 1, (settled + 1) * length
+        if last // bpm != (first - 1) // bpm:  # a multiple of BlocksPerMonth in its blocks
+            paid = frame.loc[frame["epoch"] == settled, "reputers_reward"].sum()
+            expected.append(paid * 1e18 / m.reward_pool)
+        else:
+            expected.append(None)
+    boundaries = [i for i, x in enumerate(expected) if x is not None]
+    assert len(boundaries) >= 2  # 120 epochs of 12 blocks span three 435-block months
+    assert shares[boundaries[0] - 1] == genesis  # untouched before the first month ends
+    for i in boundaries:
+        assert shares[i] == pytest.approx(expected[i], rel=1e-9)
+        assert 0.0 < shares[i] < 1.0
+    # constant between boundaries
+    for a, b in zip(boundaries, [*boundaries[1:], len(shares)], strict=True):
+        assert len(set(shares[a:b])) == 1
+    eco = m.economy_frame()
+    assert np.isfinite(eco["reputer_share"]).all()
