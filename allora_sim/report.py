@@ -114,14 +114,14 @@ def _economy_figures(res: Results, out: Path, window: int) -> list[Path]:
     for topic, g in ec.groupby("topic"):
         g = g.sort_values("epoch")
         axes[0, 0].plot(g["epoch"], g["fee_revenue"], label=f"topic {topic}")
-        axes[0, 1].plot(g["epoch"], g["weight"], label=f"topic {topic}")
+        axes[0, 1].plot(g["epoch"], g["weight"].where(g["weight"] > 0), label=f"topic {topic}")
         axes[1, 0].plot(g["epoch"], _rolling(g["topic_reward"], window), label=f"topic {topic}")
         axes[1, 1].plot(
             g["epoch"], g["active"].astype(float) + 0.02 * topic, label=f"topic {topic}"
         )
     axes[0, 0].set_title("fee revenue C_t (ALLO)")
-    axes[0, 1].set_title("topic weight")
-    axes[0, 1].set_yscale("symlog")
+    axes[0, 1].set_title("topic weight (gaps: weight 0)")
+    axes[0, 1].set_yscale("log")
     axes[1, 0].set_title("topic reward per epoch (ALLO, rolling mean)")
     axes[1, 1].set_title("active (1) / inactive (0)")
     for ax in axes.ravel():
@@ -139,7 +139,7 @@ def _economy_figures(res: Results, out: Path, window: int) -> list[Path]:
     for role in ("inferers", "forecasters", "reputers", "consumers", "delegators"):
         a2.plot(first["epoch"], first[f"balance_{role}"], label=role)
     a2.set_title("balances by role (ALLO)")
-    a2.set_yscale("symlog")
+    a2.set_yscale("log")
     a2.legend(fontsize=8)
     fig.tight_layout()
     files.append(_save(fig, out / "supply.png"))
