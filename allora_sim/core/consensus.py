@@ -176,25 +176,25 @@ def reputer_consensus(
     score_out = np.zeros((b, m))
     running: np.ndarray = np.asarray(member.any(axis=-1))
     iterations = np.zeros(b, dtype=np.int64)
-    nudge_rows = np.arange(1, m + 1)
-    nudge_cols = np.arange(m)
-    coeffs = np.empty((b, m + 1, m))
-    score = np.empty((b, m, m + 1))
+    # row 0: the current coefficients; row 1 + c: reputer c's coefficient nudged
+    nudge = np.concatenate([np.zeros((1, m)), np.eye(m)])  # (C, M)
+    s3 = s[:, None, :]
     for _ in range(max_iters):
         if not running.any():
             break
         step = np.where(a == 1.0, -0.001, 0.001)
-        coeffs[:] = a[:, None, :]
-        coeffs[:, nudge_rows, nudge_cols] += step
         with np.errstate(invalid="ignore", divide="ignore"):
             # GetAdjustedStake: min(1, N·a·S / Σ a·S) for the current and every nudged vector
-            a_s = coeffs * s[:, None, :]
-            adj = np.minimum(a_s * (n_rep / a_s.sum(axis=-1, keepdims=True)), 1.0)
-            if fast.size:
+            a_s = (a[:, None, :] + nudge * step[:, None, :]) * s3
+            total = a_s.sum(axis=-1, keepdims=True)
+            adj = np.minimum(a_s * (n_rep / total), 1.0)
+            if general.size == 0:
+                score = _scores_gram(adj, gram, q, rr, epsilon_reputer, epsilon_safe_div)
+            else:
+                score = np.empty((b, m, m + 1))
                 score[fast] = _scores_gram(
                     adj[fast], gram, q, rr, epsilon_reputer, epsilon_safe_div
                 )
-            if general.size:
                 score[general] = _scores_general(
                     adj[general],
                     loss_gen,
@@ -204,21 +204,28 @@ def reputer_consensus(
                     epsilon_reputer,
                     epsilon_safe_div,
                 )
-            weighted = (s[:, None, :] @ score)[:, 0]  # (B, C)
+            weighted = (s3 @ score)[:, 0]  # (B, C)
             grad = (1.0 - weighted[:, :1] / weighted[:, 1:]) / step
             new = np.where(member, np.clip(a + learning_rate * grad, 0.0, 1.0), 0.0)
-            f_old = (a * s).sum(axis=-1) / sum_s
             f_new = (new * s).sum(axis=-1) / sum_s
             below = f_new < min_stake_fraction
-            stuck = below & (f_new == f_old)
-            rescaled = a + (new - a) * ((min_stake_fraction - f_old) / (f_new - f_old))[:, None]
-        nxt = np.where(below[:, None], np.where(stuck[:, None], a, rescaled), new)
-        nxt = np.where(member, nxt, 0.0)
+            if below.any():
+                f_old = total[:, 0, 0] / sum_s  # row 0 is a·S unchanged
+                stuck = below & (f_new == f_old)
+                scale = (min_stake_fraction - f_old) / (f_new - f_old)
+                rescaled = a + (new - a) * scale[:, None]
+                nxt = np.where(below[:, None], np.where(stuck[:, None], a, rescaled), new)
+                nxt = np.where(member, nxt, 0.0)
+            else:
+                stuck, nxt = below, new
         g_max = np.abs(nxt - a).max(axis=-1) / learning_rate
-        upd = running[:, None]
-        score_out = np.where(upd, score[:, :, 0], score_out)
-        a_scored = np.where(upd, a, a_scored)
-        a = np.where(upd, nxt, a)
+        if running.all():
+            score_out, a_scored, a = score[:, :, 0], a, nxt
+        else:
+            upd = running[:, None]
+            score_out = np.where(upd, score[:, :, 0], score_out)
+            a_scored = np.where(upd, a, a_scored)
+            a = np.where(upd, nxt, a)
         iterations = iterations + running
         running = running & ~stuck & (g_max >= max_gradient_threshold)
     adj_scored = adjusted_stakes(a_scored, s, member)
