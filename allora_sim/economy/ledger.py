@@ -36,7 +36,7 @@ def _as_int(x: object, what: str) -> int:
 def _int_amounts(amounts: Sequence[int] | np.ndarray) -> list[int]:
     """Amounts as a list of Python ints (exact), validating only what is not already one."""
     if isinstance(amounts, np.ndarray) and amounts.dtype.kind in "iu":
-        return amounts.tolist()  # type: ignore[no-any-return]
+        return list(amounts.tolist())
     seq = amounts.tolist() if isinstance(amounts, np.ndarray) else list(amounts)
     if all(type(a) is int for a in seq):
         return seq

@@ -19,6 +19,7 @@ a reputer's kept reward is re-staked and the delegators' cut goes through
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -135,12 +136,16 @@ class Economy:
     # ---------------------------------------------------------------------------------------
     # rewards (§6.6)
 
-    def payout(self, role: str, topics: np.ndarray, slots: np.ndarray, rewards: list[int]) -> None:
+    def payout(
+        self, role: str, topics: np.ndarray, slots: np.ndarray, rewards: Sequence[int] | np.ndarray
+    ) -> None:
         """Pay workers from the rewards account (truncated amounts)."""
         dst = self.accounts[role][topics, slots]
         self.ledger.transfer_many(np.full(len(dst), self.module["rewards"]), dst, rewards)
 
-    def restake(self, topics: np.ndarray, slots: np.ndarray, kept: list[int]) -> None:
+    def restake(
+        self, topics: np.ndarray, slots: np.ndarray, kept: Sequence[int] | np.ndarray
+    ) -> None:
         """A reputer's kept reward goes from the rewards account onto its stake."""
         self.ledger.transfer_many(
             np.full(len(kept), self.module["rewards"]),
@@ -153,7 +158,7 @@ class Economy:
         self,
         topics: np.ndarray,
         reputers: np.ndarray,
-        cut: list[int],
+        cut: Sequence[int] | np.ndarray,
         delegator_accounts: np.ndarray,
     ) -> np.ndarray:
         """The delegators' cut of each reputer's reward, through the pending account, to its

@@ -9,6 +9,7 @@ staking account, so ``Σ stakes = staking account balance`` at all times.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,7 +63,9 @@ class StakeBook:
     def add_own(self, topic: int, reputer: int, amount: int) -> None:
         self.own[topic, reputer] += int(amount)
 
-    def add_own_many(self, topics: np.ndarray, reputers: np.ndarray, amounts: list[int]) -> None:
+    def add_own_many(
+        self, topics: np.ndarray, reputers: np.ndarray, amounts: Sequence[int] | np.ndarray
+    ) -> None:
         """Add to several reputers' own stake (e.g. re-staked rewards)."""
         np.add.at(self.own, (topics, reputers), np.array(amounts, dtype=object))
 
