@@ -28,7 +28,7 @@ from enum import Enum, IntEnum
 
 import numpy as np
 
-from allora_sim.core.maths import Array, Mask, quantile_of_decs
+from allora_sim.core.maths import Array, Mask, ema, quantile_of_decs
 from allora_sim.core.params import ModuleParams, TopicParams
 
 __all__ = [
@@ -144,11 +144,12 @@ def calc_ema(
     Returns ``current`` unchanged the first time and — like the chain — whenever
     ``current == previous`` (the blend is then skipped, so no rounding creeps in).
     """
-    current = np.asarray(current, dtype=np.float64)
-    previous = np.asarray(previous, dtype=np.float64)
-    with np.errstate(invalid="ignore"):
-        smoothed = alpha * current + (1.0 - alpha) * previous
-    return np.where(np.asarray(first_time) | (current == previous), current, smoothed)
+    return ema(
+        alpha,
+        np.asarray(current, dtype=np.float64),
+        np.asarray(previous, dtype=np.float64),
+        np.asarray(first_time),
+    )
 
 
 # --------------------------------------------------------------------------------------------
