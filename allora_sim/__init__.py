@@ -13,7 +13,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from allora_sim.allocator import tune_allocator
+
 __version__ = "0.1.0"
+
+tune_allocator()  # large temporaries stay on the heap (allocator.py; ALLORA_SIM_MALLOC_TUNING=0)
 
 if TYPE_CHECKING:
     from allora_sim.config import Scenario

@@ -80,6 +80,28 @@ class ValueBundle:
         ]
         return np.concatenate(parts, axis=-1)
 
+    @staticmethod
+    def from_flat(flat: Array, n: int, k: int) -> ValueBundle:
+        """The inverse of :meth:`flat`: fields as views of ``flat (..., 2 + 2N + K(N+3))``."""
+        e = 2 + 2 * n + k * (n + 3)
+        if flat.shape[-1] != e:
+            raise ValueError(
+                f"a flat bundle of {n} inferers and {k} forecasters has {e} entries, "
+                f"got {flat.shape[-1]}"
+            )
+        cuts = np.cumsum([1, 1, n, k, k * n, n, k])
+        parts = np.split(flat, cuts, axis=-1)
+        return ValueBundle(
+            combined=parts[0][..., 0],
+            naive=parts[1][..., 0],
+            inferer=parts[2],
+            forecaster=parts[3],
+            oneout_inferer_forecaster=parts[4].reshape(*flat.shape[:-1], k, n),
+            oneout_inferer=parts[5],
+            oneout_forecaster=parts[6],
+            onein_forecaster=parts[7],
+        )
+
     def map(self, fn: object) -> ValueBundle:
         """Apply ``fn(field_array)`` to every field."""
         return ValueBundle(**{f.name: fn(getattr(self, f.name)) for f in fields(self)})  # type: ignore[operator]

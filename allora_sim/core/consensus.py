@@ -155,18 +155,22 @@ def reputer_consensus(
     reported = np.isfinite(losses) & member[:, :, None]
     entry = reported.any(axis=1)  # (B, E)
     losses0 = np.where(reported, losses, 0.0)
-    # Most distant value: the reported value maximising consensus − value, i.e. the smallest.
-    smallest = np.min(np.where(reported, losses, np.inf), axis=1, initial=np.inf)  # (B, E)
-    smallest = np.where(entry, smallest, 0.0)
-    filled = np.where(reported, losses, smallest[:, None, :])
     # Topics where every reputer reported every entry take the Gram-matrix path.
     complete = (reported == (entry[:, None, :] & member[:, :, None])).all(axis=(1, 2))
     general = np.flatnonzero(~complete)
     fast = np.flatnonzero(complete)
-    loss_gen, filled_gen = losses0[general], filled[general]
-    gram, q, rr = _gram(losses0[fast], member[fast])
-    rep_gen = reported[general].astype(np.float64)
-    not_entry = (~entry[general]).astype(np.float64)[:, None, :]
+    if fast.size == b:
+        gram, q, rr = _gram(losses0, member)
+    else:
+        gram, q, rr = _gram(losses0[fast], member[fast])
+        rep_gen, loss_gen = reported[general], losses0[general]
+        # Missing reports take the most distant value: the reported value maximising
+        # consensus − value, i.e. the smallest.
+        smallest = np.min(np.where(rep_gen, loss_gen, np.inf), axis=1)  # (G, E)
+        smallest = np.where(entry[general], smallest, 0.0)
+        filled_gen = np.where(rep_gen, loss_gen, smallest[:, None, :])
+        not_entry = (~entry[general]).astype(np.float64)[:, None, :]
+        rep_gen = rep_gen.astype(np.float64)
     s = np.where(member, stake, 0.0)
     sum_s = s.sum(axis=-1)
     n_rep = member.sum(axis=-1)[:, None, None].astype(np.float64)

@@ -431,6 +431,8 @@ def _prepare(inputs: EpochInputs) -> tuple[EpochInputs, bool]:
 
 def _keep(cond: Mask, new: np.ndarray, old: np.ndarray) -> np.ndarray:
     """``new`` where the per-topic ``cond`` holds, else ``old``."""
+    if cond.all():
+        return new
     c = cond.reshape(cond.shape + (1,) * (new.ndim - 1))
     return np.where(c, new, old)
 
@@ -503,8 +505,9 @@ def run_topic_epoch(
         rep_present & submitted & (inp.stake >= mp.required_minimum_stake) & has_inferences[:, None]
     )
     fc_submitted = element.any(axis=-1)
-    reports = losses.accepted_reports(inp.reputer_losses, accepted, inf_present, fc_submitted)
-    net_losses, settled = losses.network_losses(reports, inp.stake)
+    reports = losses.accepted_flat(inp.reputer_losses, accepted, inf_present, fc_submitted)
+    n_slots, k_slots = inf_present.shape[-1], fc_present.shape[-1]
+    net_losses, settled = losses.network_losses(reports, inp.stake, n_slots, k_slots)
 
     # 3. Regrets and the topic initial regret (§3.2–§3.3).
     had_inf = np.isfinite(st.regrets.inferer)
@@ -538,7 +541,7 @@ def run_topic_epoch(
     members = accepted & settled[:, None]
     has_reputers = members.any(axis=-1)
     cons = consensus.reputer_consensus(
-        reports.flat(),
+        reports,
         members,
         inp.stake,
         st.listening_coefficient,

@@ -12,16 +12,17 @@ import numpy as np
 from allora_sim.core.bundle import ValueBundle
 from allora_sim.core.maths import Array, Mask
 
-__all__ = ["accepted_reports", "network_losses"]
+__all__ = ["accepted_flat", "accepted_reports", "network_losses", "stake_weighted"]
 
 
-def accepted_reports(
+def accepted_flat(
     reports: ValueBundle,
     reputer_accepted: Mask,
     inferer_present: Mask,
     forecaster_present: Mask,
-) -> ValueBundle:
-    """The reputer bundles the chain keeps at nonce close (§3.1; ``CloseReputerNonce``).
+) -> Array:
+    """The reputer bundles the chain keeps at nonce close (§3.1; ``CloseReputerNonce``), as the
+    flat ``(B, M, E)`` loss matrix of :meth:`ValueBundle.flat` (the consensus works on it).
 
     Reputers not accepted (absent, or stake below ``RequiredMinimumStake``) are dropped whole;
     entries for workers not accepted at the nonce are dropped; a reputer's one-out inferer values
@@ -30,53 +31,74 @@ def accepted_reports(
     Shapes: reports fields ``(B, M, ...)``, ``reputer_accepted (B, M)``, ``inferer_present
     (B, N)``, ``forecaster_present (B, K)`` (forecasters with a forecast at the nonce).
     """
-    rep = reputer_accepted
-
-    def keep(x: Array, mask: Mask) -> Array:
-        return np.where(mask, x, np.nan)
-
-    inf_mask = rep[..., None] & inferer_present[:, None, :]
-    fc_mask = rep[..., None] & forecaster_present[:, None, :]
-    inferer = keep(reports.inferer, inf_mask)
-    many_inferers = (np.isfinite(inferer).sum(axis=-1) > 1)[..., None]
-    return ValueBundle(
-        combined=keep(reports.combined, rep),
-        naive=keep(reports.naive, rep),
-        inferer=inferer,
-        forecaster=keep(reports.forecaster, fc_mask),
-        oneout_inferer=keep(reports.oneout_inferer, inf_mask & many_inferers),
-        oneout_forecaster=keep(reports.oneout_forecaster, fc_mask),
-        onein_forecaster=keep(reports.onein_forecaster, fc_mask),
-        oneout_inferer_forecaster=keep(
-            reports.oneout_inferer_forecaster, fc_mask[..., None] & inf_mask[..., None, :]
-        ),
+    b, m = reputer_accepted.shape
+    n, k = inferer_present.shape[-1], forecaster_present.shape[-1]
+    rep = reputer_accepted[..., None]
+    inf_mask = rep & inferer_present[:, None, :]
+    fc_mask = np.broadcast_to(rep & forecaster_present[:, None, :], (b, m, k))
+    many_inferers = (np.isfinite(reports.inferer) & inf_mask).sum(axis=-1) > 1
+    keep = np.concatenate(
+        [
+            np.broadcast_to(rep, (b, m, 2)),
+            inf_mask,
+            fc_mask,
+            (fc_mask[..., None] & inf_mask[..., None, :]).reshape(b, m, k * n),
+            inf_mask & many_inferers[..., None],
+            fc_mask,
+            fc_mask,
+        ],
+        axis=-1,
     )
+    return np.where(keep, reports.flat(), np.nan)
 
 
-def _stake_weighted(losses: Array, stake: Array) -> Array:
+def accepted_reports(
+    reports: ValueBundle,
+    reputer_accepted: Mask,
+    inferer_present: Mask,
+    forecaster_present: Mask,
+) -> ValueBundle:
+    """:func:`accepted_flat` as a bundle of ``(B, M, ...)`` fields."""
+    flat = accepted_flat(reports, reputer_accepted, inferer_present, forecaster_present)
+    return ValueBundle.from_flat(flat, inferer_present.shape[-1], forecaster_present.shape[-1])
+
+
+def stake_weighted(losses: Array, stake: Array) -> Array:
     """Σ_m S_m·L_m / Σ_m S_m over the reputers that reported, one final division (§3.1).
 
-    ``losses (B, M, ...)``, ``stake (B, M)``; NaN where no reputer with stake reported."""
+    ``losses (B, M, E)``, ``stake (B, M)``; ``(B, E)``, NaN where no reputer with stake reported.
+    """
     reported = np.isfinite(losses)
-    s = stake.reshape(stake.shape + (1,) * (losses.ndim - 2))
-    num = np.where(reported, losses * s, 0.0).sum(axis=1)
-    den = np.where(reported, s, 0.0).sum(axis=1)
+    s = stake[:, :, None]
+    num = np.where(reported, losses, 0.0)
+    num *= s
+    den = reported * s
+    num = np.add.reduce(num, axis=1)
+    den = np.add.reduce(den, axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(den != 0.0, num / den, np.nan)
 
 
-def network_losses(reports: ValueBundle, stake: Array) -> tuple[ValueBundle, Mask]:
+def network_losses(
+    reports: ValueBundle | Array, stake: Array, n: int | None = None, k: int | None = None
+) -> tuple[ValueBundle, Mask]:
     """Stake-weighted network losses of every entry (``CalcNetworkLosses``, §3.1).
 
-    ``reports`` are the accepted bundles (:func:`accepted_reports`), ``stake (B, M)`` the
-    reputers' stake (reputer authority, token units). Returns the network-loss bundle and, per
-    topic, whether it exists: zero total stake on the combined or naive entry is an error on
+    ``reports`` are the accepted bundles (:func:`accepted_reports`, or the flat matrix of
+    :func:`accepted_flat` with the inferer and forecaster counts ``n``, ``k``), ``stake (B, M)``
+    the reputers' stake (reputer authority, token units). Returns the network-loss bundle and,
+    per topic, whether it exists: zero total stake on the combined or naive entry is an error on
     chain (no bundle, no regret update, no rewards for the nonce).
 
     As in the chain, the one-out/one-in families keep only workers that also have a plain
     inferer (forecaster) loss: they are read back by the sorted keys of those maps.
     """
-    out = reports.map(lambda x: _stake_weighted(x, stake))
+    if isinstance(reports, ValueBundle):
+        n, k = reports.inferer.shape[-1], reports.forecaster.shape[-1]
+        reports = reports.flat()
+    if n is None or k is None:
+        raise ValueError("network_losses of a flat loss matrix needs the counts n and k")
+    out = ValueBundle.from_flat(stake_weighted(reports, stake), n, k)
     has_inf = np.isfinite(out.inferer)
     has_fc = np.isfinite(out.forecaster)
     out = ValueBundle(

@@ -31,9 +31,9 @@ def masked_std(x: Array, mask: Mask) -> Array:
     Mirrors ``alloraMath.StdDev`` (§0): ``sqrt(Σ(x−mean)²/(n−1))``, and 0 when n ≤ 1.
     Masked-out elements may hold anything (NaN included).
     """
-    n = np.count_nonzero(mask, axis=-1)
+    n = np.add.reduce(mask, axis=-1)
     xm = np.where(mask, x, 0.0)
-    mean = xm.sum(axis=-1) / np.maximum(n, 1)
+    mean = np.add.reduce(xm, axis=-1) / np.maximum(n, 1)
     xm -= mean[..., None]
     xm *= mask
     ss = np.einsum("...i,...i->...", xm, xm)

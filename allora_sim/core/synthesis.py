@@ -92,14 +92,17 @@ def regret_weights(
     if regret.shape[-1] == 0:
         return np.zeros(regret.shape)
     d = masked_std(regret, member) + epsilon
-    r = np.where(member, regret, 0.0)
+    # r̂ = R/(σ + ε) with non-members at −∞: they drop out of the maximum and get
+    # weight p/(1 + e^∞) = 0 below without a mask.
+    r = np.where(member, regret, -np.inf)
     r /= d[..., None]
-    r_max = np.max(np.where(member, r, -np.inf), axis=-1, keepdims=True)
+    r_max = np.maximum.reduce(r, axis=-1)
     anchor = c_norm - 8.25 / p_norm
     np.minimum(r, c_norm + 6.75 / p_norm, out=r)
     # (r − max) + A0 in the chain; adding the per-row offset once is the same up to one ulp
-    r += np.where(r_max < anchor, anchor - r_max, 0.0)
-    keep = member & (r >= c_norm - 17.25 / p_norm)
+    # (a row without members has r_max = −∞: its shift is capped so that it stays −∞)
+    r += np.clip(anchor - r_max, 0.0, np.finfo(np.float64).max)[..., None]
+    keep = r >= c_norm - 17.25 / p_norm
     np.subtract(c_norm, r, out=r)
     r *= p_norm
     with np.errstate(over="ignore"):
@@ -168,11 +171,13 @@ def forecast_implied_inferences(
     den = w.sum(axis=-1)
     with np.errstate(invalid="ignore", divide="ignore"):
         compact = np.where(den != 0.0, num / den, np.nan)  # (B, 1+E, K)
-    median = masked_median(np.broadcast_to(inference[:, None, :], element.shape), element)
-    compact = np.where(all_new[:, None, None], median[:, None, :], compact)
+    if all_new.any():
+        median = masked_median(np.broadcast_to(inference[:, None, :], element.shape), element)
+        compact = np.where(all_new[:, None, None], median[:, None, :], compact)
     compact = np.where((n_elements > 0)[:, None, :], compact, np.nan)
-    # Spread back: withholding inferer j changes forecaster k only if j is one of its elements.
-    slot = np.argsort(np.argsort(~element, axis=-1, kind="stable"), axis=-1)  # (B, K, N)
+    # Spread back: withholding inferer j changes forecaster k only if j is one of its elements,
+    # whose slot in the compacted list is the number of elements before it.
+    slot = np.cumsum(element, axis=-1) - 1  # (B, K, N)
     ctx = np.where(element, slot + 1, 0).transpose(0, 2, 1)  # (B, N, K)
     bi = np.arange(b)[:, None, None]
     ki = np.arange(k)[None, None, :]
@@ -181,22 +186,37 @@ def forecast_implied_inferences(
 
 
 def _weighted_average(
-    values: Array, member: Mask, weights: Array, n_inferers: int, all_new: Mask, eps_safe: float
+    weights: Array,
+    inference: Array,
+    inf_member: Mask,
+    fc_values: Array,
+    all_new: Mask,
+    eps_safe: float,
 ) -> Array:
-    """``calcWeightedInference`` (§2.2) over rows of (inferers ‖ forecasters)."""
-    usable = member & np.isfinite(values) & (weights != 0.0)
-    vals = np.where(usable, values, 0.0)
-    num = np.einsum("...i,...i->...", np.where(usable, weights, 0.0), vals)
-    den = np.where(usable, weights, 0.0).sum(axis=-1)
-    den = np.where(den < eps_safe, eps_safe, den)
-    regret_weighted = num / den
-    inf_member = member[..., :n_inferers]
-    inf_vals = np.where(inf_member, values[..., :n_inferers], 0.0)
-    count = inf_member.sum(axis=-1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        mean = inf_vals.sum(axis=-1) / count
-        mean = np.where(count < 1, 0.0, mean)
-    return np.where(all_new, mean, regret_weighted)
+    """``calcWeightedInference`` (§2.2) of every variant row: Σ w·v / Σ w over the usable
+    members (weight ≠ 0, value finite), the denominator raised to EpsilonSafeDiv; the plain mean
+    of the member inferers' values in the "all new" mode.
+
+    ``weights (B, V, N + K)`` (0 for non-members), ``inference (B, N)``, ``inf_member (B, V, N)``,
+    ``fc_values (B, V, K)`` forecast-implied values per row (NaN = the chain drops that forecaster).
+    """
+    n = inference.shape[-1]
+    w_inf = weights[..., :n]
+    fc_ok = np.isfinite(fc_values)
+    w_fc = np.where(fc_ok, weights[..., n:], 0.0)
+    inf0 = np.where(np.isfinite(inference), inference, 0.0)
+    num = np.einsum("bvj,bj->bv", w_inf, inf0) + np.einsum(
+        "bvk,bvk->bv", w_fc, np.where(fc_ok, fc_values, 0.0)
+    )
+    den = np.add.reduce(w_inf, axis=-1) + np.add.reduce(w_fc, axis=-1)
+    out: Array = num / np.maximum(den, eps_safe)
+    if all_new.any():
+        count = np.add.reduce(inf_member, axis=-1)
+        total = np.einsum("bvj,bj->bv", inf_member.astype(np.float64), inf0)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            mean = np.where(count < 1, 0.0, total / count)
+        out = np.where(all_new[:, None], mean, out)
+    return out
 
 
 def weighted_percentiles(values: Array, weights: Array, valid: Mask, percentiles: Array) -> Array:
@@ -269,79 +289,52 @@ def synthesize(
     loss_prev = np.where(has_loss, network_loss, 0.0)
     element = forecast_element & inferer_present[:, None, :]
 
-    def fill(r: Array) -> Array:
-        shape = (b,) + (1,) * (r.ndim - 1)
-        return np.where(np.isnan(r), initial_regret.reshape(shape), r)
-
-    r_inf, r_fc, r_naive = (
-        fill(regrets.inferer),
-        fill(regrets.forecaster),
-        fill(regrets.naive_inferer),
-    )
-    r_ooii = fill(regrets.oneout_inferer_inferer)
-    r_ooif = fill(regrets.oneout_inferer_forecaster)
-    r_oofi = fill(regrets.oneout_forecaster_inferer)
-    r_ooff = fill(regrets.oneout_forecaster_forecaster)
-    r_oni = fill(regrets.onein_forecaster_inferer)
-    r_ons = fill(regrets.onein_forecaster_self)
-
     # Forecast-implied inferences for the full inferer list (row 0) and each one-out list.
-    eye_n = np.eye(n, dtype=bool)
     implied = forecast_implied_inferences(
         inference, forecast, element, loss_prev, all_new, epsilon, p_norm, c_norm
     )
     fc_implied = implied[:, 0]  # (B, K)
     fc_in = np.isfinite(fc_implied)  # forecasters the chain keeps (K)
-    n_fc = fc_in.sum(axis=-1)
+    n_fc = np.add.reduce(fc_in, axis=-1)
     multi_fc = (n_fc >= 2)[:, None]
 
-    # Variant rows: combined, naive, one-out inferers (N), one-out forecasters (K), one-in (K).
+    # Variant rows: combined, naive, one-out inferers (N), one-out forecasters (K), one-in (K),
+    # over the columns inferers (N) ‖ forecasters (K).
+    v = 2 + n + 2 * k
+    rows_oo, rows_oof, rows_oni = slice(2, 2 + n), slice(2 + n, 2 + n + k), slice(2 + n + k, v)
+    eye_n = np.eye(n, dtype=bool)
     eye_k = np.eye(k, dtype=bool)
-    inf_all = np.broadcast_to(inferer_present[:, None, :], (b, 1, n))
-    inf_member = np.concatenate(
-        [
-            inf_all,
-            inf_all,
-            inferer_present[:, None, :] & ~eye_n[None],
-            np.broadcast_to(inferer_present[:, None, :], (b, 2 * k, n)),
-        ],
-        axis=1,
-    )
-    fc_all = np.broadcast_to(fc_in[:, None, :], (b, 1, k))
-    fc_member = np.concatenate(
-        [
-            fc_all,
-            np.zeros((b, 1, k), dtype=bool),
-            np.broadcast_to(fc_in[:, None, :], (b, n, k)),
-            fc_in[:, None, :] & ~eye_k[None],
-            fc_in[:, None, :] & eye_k[None],
-        ],
-        axis=1,
-    )
-    inf_regret = np.concatenate(
-        [r_inf[:, None], r_naive[:, None], r_ooii, r_oofi, r_oni], axis=1
-    )  # (B, V, N)
-    onein_self = np.where(eye_k[None], r_ons[:, :, None], np.nan)  # (B, K, K) diag = self
-    fc_regret = np.concatenate(
-        [r_fc[:, None], np.zeros((b, 1, k)), r_ooif, r_ooff, onein_self], axis=1
-    )  # (B, V, K)
-    fc_values = np.concatenate(
-        [
-            fc_implied[:, None],
-            np.full((b, 1, k), np.nan),
-            implied[:, 1:],
-            np.broadcast_to(fc_implied[:, None], (b, 2 * k, k)),
-        ],
-        axis=1,
-    )  # (B, V, K)
+    member = np.empty((b, v, n + k), dtype=bool)
+    member[:, :, :n] = inferer_present[:, None, :]
+    member[:, rows_oo, :n] &= ~eye_n
+    member[:, :, n:] = fc_in[:, None, :]
+    member[:, 1, n:] = False
+    member[:, rows_oof, n:] &= ~eye_k
+    member[:, rows_oni, n:] &= eye_k
+    # Stored regrets, NaN (not stored) read as the topic's initial regret; one-in rows hold the
+    # forecaster's own regret R⁺_{k→k} on the diagonal (the only forecaster member there).
+    regret = np.empty((b, v, n + k))
+    regret[:, 0, :n] = regrets.inferer
+    regret[:, 1, :n] = regrets.naive_inferer
+    regret[:, rows_oo, :n] = regrets.oneout_inferer_inferer
+    regret[:, rows_oof, :n] = regrets.oneout_forecaster_inferer
+    regret[:, rows_oni, :n] = regrets.onein_forecaster_inferer
+    regret[:, 0, n:] = regrets.forecaster
+    regret[:, 1, n:] = 0.0
+    regret[:, rows_oo, n:] = regrets.oneout_inferer_forecaster
+    regret[:, rows_oof, n:] = regrets.oneout_forecaster_forecaster
+    regret[:, rows_oni, n:] = regrets.onein_forecaster_self[:, :, None]
+    np.copyto(regret, initial_regret[:, None, None], where=np.isnan(regret))
+    fc_values = np.empty((b, v, k))
+    fc_values[:, 0] = fc_implied
+    fc_values[:, 1] = np.nan
+    fc_values[:, rows_oo] = implied[:, 1:]
+    fc_values[:, 2 + n :] = fc_implied[:, None, :]
 
-    member = np.concatenate([inf_member, fc_member], axis=-1)
-    regret = np.concatenate([inf_regret, fc_regret], axis=-1)
-    values = np.concatenate(
-        [np.broadcast_to(inference[:, None, :], inf_member.shape), fc_values], axis=-1
-    )
     weights = regret_weights(regret, member, epsilon, p_norm, c_norm)
-    averaged = _weighted_average(values, member, weights, n, all_new[:, None], epsilon_safe_div)
+    averaged = _weighted_average(
+        weights, inference, member[..., :n], fc_values, all_new, epsilon_safe_div
+    )
 
     full = mode == 3
     combined = averaged[:, 0]
@@ -354,10 +347,11 @@ def synthesize(
         fc_in[:, :, None] & inferer_present[:, None, :], implied[:, 1:].transpose(0, 2, 1), np.nan
     )
 
-    single_value = np.where(inferer_present, inference, 0.0).sum(axis=-1)
-    median = masked_median(inference, inferer_present)
-    combined = np.where(full, combined, np.where(mode == 1, single_value, median))
-    naive = np.where(full, naive, np.where(mode == 1, single_value, 0.0))
+    if not full.all():
+        single_value = np.where(inferer_present, inference, 0.0).sum(axis=-1)
+        median = masked_median(inference, inferer_present)
+        combined = np.where(full, combined, np.where(mode == 1, single_value, median))
+        naive = np.where(full, naive, np.where(mode == 1, single_value, 0.0))
     combined = np.where(mode == 0, np.nan, combined)
     naive = np.where(mode == 0, np.nan, naive)
     full_b = full[:, None]
@@ -374,11 +368,9 @@ def synthesize(
 
     inf_w = np.where(full_b & inferer_present, weights[:, 0, :n], np.nan)
     fc_w = np.where(full_b & fc_in, weights[:, 0, n:], np.nan)
+    values0 = np.concatenate([inference, fc_implied], axis=-1)
     bars = weighted_percentiles(
-        values[:, 0],
-        weights[:, 0],
-        member[:, 0] & np.isfinite(values[:, 0]),
-        ERROR_BAR_PERCENTILES,
+        values0, weights[:, 0], member[:, 0] & np.isfinite(values0), ERROR_BAR_PERCENTILES
     )
     bars = np.where(full_b, bars, np.nan)
     forecasted_regret = np.where(

@@ -4,6 +4,7 @@ chain's Go test literals (expectations derived independently of the implementati
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -101,6 +102,19 @@ def test_regret_weights_cap_shift_and_cut() -> None:
     # Non-members get 0 and do not enter σ
     w = regret_weights(np.array([[1.0, 2.0, 99.0]]), np.array([[True, True, False]]), eps, p, c)
     assert w[0, 2] == 0.0
+    # A non-member may hold NaN; a row without members gets zeros, without warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        w = regret_weights(
+            np.array([[np.nan, 1.0], [np.nan, np.nan]]),
+            np.array([[False, True], [False, False]]),
+            eps,
+            p,
+            c,
+        )
+    np.testing.assert_array_equal(
+        w, [[0.0, phi_prime(p, c, np.array(1.0 / eps).clip(max=3.0))], [0, 0]]
+    )
 
 
 def test_weighted_percentiles_interpolate_plotting_positions() -> None:
@@ -261,3 +275,30 @@ def test_delegator_cut_truncates_and_payouts_never_exceed_available() -> None:
     out = payouts_uallo(rewards, 10**24)
     assert sum(out) <= 10**24 and all(x >= 0 for x in out)
     assert payouts_uallo(np.array([2.7, 0.0, np.nan]), 10) == [2, 0, 0]
+
+
+def test_flat_bundle_round_trips_in_extract_values_order() -> None:
+    rng = np.random.default_rng(3)
+    b, m, n, k = 2, 3, 4, 2
+    lead = (b, m)
+    bundle = ValueBundle(
+        combined=rng.normal(size=lead),
+        naive=rng.normal(size=lead),
+        inferer=rng.normal(size=(*lead, n)),
+        forecaster=rng.normal(size=(*lead, k)),
+        oneout_inferer=rng.normal(size=(*lead, n)),
+        oneout_forecaster=rng.normal(size=(*lead, k)),
+        onein_forecaster=rng.normal(size=(*lead, k)),
+        oneout_inferer_forecaster=rng.normal(size=(*lead, k, n)),
+    )
+    flat = bundle.flat()
+    assert flat.shape == (b, m, 2 + 2 * n + k * (n + 3))
+    # ExtractValues order: combined, naive, inferers, forecasters, one-out inferer-forecaster,
+    # one-out inferers, one-out forecasters, one-in forecasters.
+    assert flat[0, 1, 2 + n + k] == bundle.oneout_inferer_forecaster[0, 1, 0, 0]
+    assert flat[0, 1, -1] == bundle.onein_forecaster[0, 1, -1]
+    back = ValueBundle.from_flat(flat, n, k)
+    for name in ("combined", "naive", "inferer", "oneout_inferer_forecaster", "onein_forecaster"):
+        np.testing.assert_array_equal(getattr(back, name), getattr(bundle, name))
+    with pytest.raises(ValueError, match="4 inferers and 2 forecasters has 24 entries, got 23"):
+        ValueBundle.from_flat(flat[..., :-1], n, k)
