@@ -216,7 +216,7 @@ class AlloraModel(mesa.Model):
         eco.revenue += create
         for role in ("inferers", "forecasters", "reputers"):
             for g in self.groups[role]:
-                eco.pay_fees(role, g.topics, g.slots, [mp.registration_fee] * g.size)
+                eco.pay_fees(role, g.topics, g.slots, mp.registration_fee)
         self.delegation_yield = np.zeros((self.n_topics, m))
         self.reward_ewma = np.full(self.n_topics, np.inf)  # optimistic until rewards flow
         eco.init_topics(self.params, self.epoch_length)
@@ -365,12 +365,9 @@ class AlloraModel(mesa.Model):
         exact_losses = pend.network.values.map(exact)
         m = self.sizes[2]
         n_a, k_a = pend.inferer_ids.shape[1], pend.forecaster_ids.shape[1]
-        reports = ValueBundle.absent((self.n_topics, m), n_a, k_a)
-        arrays = {f: getattr(reports, f) for f in reports.__dataclass_fields__}
+        reports = np.full((self.n_topics, m, 2 + 2 * n_a + k_a * (n_a + 3)), np.nan)
         for g in self.groups["reputers"]:
-            mine = g.report(ctx, exact_losses)  # type: ignore[attr-defined]
-            for f, arr in arrays.items():
-                arr[g.topics, g.slots] = getattr(mine, f)
+            reports[g.topics, g.slots] = g.report(ctx, exact_losses).flat()  # type: ignore[attr-defined]
         # reputer payloads below the minimum stake are rejected before admission; each payload
         # pays the data-sending fee
         eligible = self.stake >= self.params.module.required_minimum_stake
@@ -378,22 +375,17 @@ class AlloraModel(mesa.Model):
         has_inferences = np.asarray((pend.inferer_ids >= 0).any(axis=1))
         eligible &= has_inferences[:, None]
         t_e, r_e = np.nonzero(eligible)
-        paid = self.economy.pay_fees(
-            "reputers", t_e, r_e, [self.params.module.data_sending_fee] * len(t_e)
-        )
+        paid = self.economy.pay_fees("reputers", t_e, r_e, self.params.module.data_sending_fee)
         eligible[t_e[~paid], r_e[~paid]] = False
         rep_active = self.sets.admit(
             "reputers", eligible, self.store.reputer_score_quantile, pend.nonce
         )
         rep_ids = compact(rep_active)
 
-        def rows(x: np.ndarray) -> np.ndarray:
-            idx = np.maximum(rep_ids, 0).reshape(rep_ids.shape + (1,) * (x.ndim - 2))
-            got = np.take_along_axis(x, idx, axis=1)
-            ok = (rep_ids >= 0).reshape(rep_ids.shape + (1,) * (x.ndim - 2))
-            return np.where(ok, got, np.nan)
-
-        rep_reports = ValueBundle(**{f: rows(a) for f, a in arrays.items()})
+        got = np.take_along_axis(reports, np.maximum(rep_ids, 0)[:, :, None], axis=1)
+        rep_reports = ValueBundle.from_flat(
+            np.where((rep_ids >= 0)[:, :, None], got, np.nan), n_a, k_a
+        )
         stake_c = np.nan_to_num(_take(self.stake, rep_ids))
         part, self.store = gather(self.store, pend.inferer_ids, pend.forecaster_ids, rep_ids)
         part = self._with_registry_emas(part)
@@ -568,12 +560,12 @@ class AlloraModel(mesa.Model):
         """Each worker payload pays ``DataSendingFee`` (§7.2); unpaid payloads are not sent."""
         fee = self.params.module.data_sending_fee
         t, i = np.nonzero(np.isfinite(inference))
-        ok = self.economy.pay_fees("inferers", t, i, [fee] * len(t))
+        ok = self.economy.pay_fees("inferers", t, i, fee)
         inference = inference.copy()
         inference[t[~ok], i[~ok]] = np.nan
         sent = np.isfinite(forecast).any(axis=2)
         t, k = np.nonzero(sent)
-        ok = self.economy.pay_fees("forecasters", t, k, [fee] * len(t))
+        ok = self.economy.pay_fees("forecasters", t, k, fee)
         forecast = forecast.copy()
         forecast[t[~ok], k[~ok]] = np.nan
         return inference, forecast

@@ -38,7 +38,7 @@ def _int_amounts(amounts: Sequence[int] | np.ndarray) -> list[int]:
     if isinstance(amounts, np.ndarray) and amounts.dtype.kind in "iu":
         return list(amounts.tolist())
     seq = amounts.tolist() if isinstance(amounts, np.ndarray) else list(amounts)
-    if all(type(a) is int for a in seq):
+    if set(map(type, seq)) <= {int}:
         return seq
     return [_as_int(a, "amount") for a in seq]
 
@@ -151,11 +151,12 @@ class Ledger:
             )
         debit, credit = _totals(src, amt), _totals(dst, amt)
         bal = self.balances
-        for i, d in zip(debit[0].tolist(), debit[1], strict=True):
-            if bal[i] < d:
-                raise LedgerError(
-                    f"account {self.names[i]!r} would go negative: balance {bal[i]}, debits {d}"
-                )
+        short = np.flatnonzero(bal[debit[0]] < debit[1])
+        if short.size:
+            i, d = int(debit[0][short[0]]), debit[1][short[0]]
+            raise LedgerError(
+                f"account {self.names[i]!r} would go negative: balance {bal[i]}, debits {d}"
+            )
         bal[debit[0]] -= debit[1]
         bal[credit[0]] += credit[1]
 

@@ -116,14 +116,35 @@ class Economy:
     # fees (§7.2): to the ecosystem account, counted as the topic's revenue
 
     def pay_fees(
-        self, role: str, topics: np.ndarray, slots: np.ndarray, amounts: list[int]
+        self,
+        role: str,
+        topics: np.ndarray,
+        slots: np.ndarray,
+        amounts: int | Sequence[int] | np.ndarray,
     ) -> np.ndarray:
-        """Agents pay fees for their topics; those who cannot afford theirs pay nothing.
+        """Agents pay fees for their topics (one amount each, or the same ``int`` for all);
+        those who cannot afford theirs pay nothing.
 
         Returns the mask of agents who paid."""
         src = self.accounts[role][topics, slots]
+        if isinstance(amounts, int | np.integer):
+            fee = int(amounts)
+            can = np.asarray(self.ledger.balances[src] >= fee, dtype=bool)
+            if fee <= 0 or not can.any():
+                return can
+            payers = src[can]
+            pay: np.ndarray = (
+                np.full(len(payers), fee, dtype=np.int64)
+                if fee < 2**63
+                else np.full(len(payers), fee, dtype=object)
+            )
+            self.ledger.transfer_many(payers, np.full(len(payers), self.module["ecosystem"]), pay)
+            per_topic = np.bincount(topics[can], minlength=len(self.revenue)).astype(object) * fee
+            self.revenue += per_topic
+            self.fees_total += per_topic
+            return can
         amt = np.array(amounts, dtype=object)
-        can = self.ledger.balances[src] >= amt
+        can = np.asarray(self.ledger.balances[src] >= amt, dtype=bool)
         paid = can & (amt > 0)
         if paid.any():
             self.ledger.transfer_many(
@@ -131,7 +152,7 @@ class Economy:
             )
             np.add.at(self.revenue, topics[paid], amt[paid])
             np.add.at(self.fees_total, topics[paid], amt[paid])
-        return np.asarray(can, dtype=bool)
+        return can
 
     # ---------------------------------------------------------------------------------------
     # rewards (§6.6)

@@ -45,6 +45,24 @@ def test_fees_go_to_the_ecosystem_and_count_as_revenue() -> None:
     eco.check()
 
 
+def test_one_fee_for_all_is_the_same_as_a_list_of_equal_fees() -> None:
+    fee = 20 * UALLO  # each consumer holds 50 ALLO (topic 2's 60): two fees (three), then none
+    one, many = _economy(3), _economy(3)
+    t, s = np.arange(3), np.zeros(3, dtype=int)
+    for eco in (one, many):
+        eco.fund("consumers", np.array([2]), np.array([0]), np.array([10.0]))
+    seen = []
+    for _ in range(4):
+        got = one.pay_fees("consumers", t, s, fee)
+        want = many.pay_fees("consumers", t, s, [fee] * 3)
+        assert got.tolist() == want.tolist()
+        seen.append(got.tolist())
+    assert seen == [[True] * 3, [True] * 3, [False, False, True], [False] * 3]
+    assert one.revenue.tolist() == many.revenue.tolist() == [2 * fee, 2 * fee, 3 * fee]
+    assert one.ledger.balances.tolist() == many.ledger.balances.tolist()
+    one.check()
+
+
 def test_stake_delegation_and_delayed_removal() -> None:
     eco = _economy()
     book = eco.stake
