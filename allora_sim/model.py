@@ -382,10 +382,10 @@ class AlloraModel(mesa.Model):
         )
         rep_ids = compact(rep_active)
 
-        got = np.take_along_axis(reports, np.maximum(rep_ids, 0)[:, :, None], axis=1)
-        rep_reports = ValueBundle.from_flat(
-            np.where((rep_ids >= 0)[:, :, None], got, np.nan), n_a, k_a
-        )
+        if rep_ids.shape[1] != m or not (rep_ids == np.arange(m)).all():
+            got = np.take_along_axis(reports, np.maximum(rep_ids, 0)[:, :, None], axis=1)
+            reports = np.where((rep_ids >= 0)[:, :, None], got, np.nan)
+        rep_reports = ValueBundle.from_flat(reports, n_a, k_a)
         stake_c = np.nan_to_num(_take(self.stake, rep_ids))
         part, self.store = gather(self.store, pend.inferer_ids, pend.forecaster_ids, rep_ids)
         part = self._with_registry_emas(part)

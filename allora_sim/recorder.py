@@ -97,6 +97,26 @@ ECONOMY_COLUMNS = (
 )
 
 
+class _Spread:
+    """Values of an epoch's active participants ``(T, active)`` onto the registered slots
+    ``(T, width)`` their ids name (NaN elsewhere); the index is computed once per role."""
+
+    def __init__(self, ids: np.ndarray, width: int) -> None:
+        self.tt, self.ii = np.nonzero(ids >= 0)
+        self.flat = self.tt * width + ids[self.tt, self.ii]
+        self.shape = (ids.shape[0], width)
+
+    def __call__(self, values: np.ndarray) -> np.ndarray:
+        out = np.full(self.shape[0] * self.shape[1], np.nan)
+        out[self.flat] = np.asarray(values)[self.tt, self.ii]
+        return out.reshape(self.shape)
+
+    def active(self) -> np.ndarray:
+        out = np.zeros(self.shape[0] * self.shape[1])
+        out[self.flat] = 1.0
+        return out.reshape(self.shape)
+
+
 class Recorder:
     """Collects the per-epoch records of an :class:`~allora_sim.model.AlloraModel`."""
 
@@ -184,50 +204,39 @@ class Recorder:
         n, k, r = m.sizes[:3]
         inf_ids, fc_ids = pend.inferer_ids, pend.forecaster_ids
 
-        def on(ids: np.ndarray, values: np.ndarray, width: int) -> np.ndarray:
-            out = np.full((t, width), np.nan)
-            tt, ii = np.nonzero(ids >= 0)
-            out[tt, ids[tt, ii]] = np.asarray(values)[tt, ii]
-            return out
-
-        def active(ids: np.ndarray, width: int) -> np.ndarray:
-            out = np.zeros((t, width))
-            tt, ii = np.nonzero(ids >= 0)
-            out[tt, ids[tt, ii]] = 1.0
-            return out
-
+        on_inf, on_fc, on_rep = _Spread(inf_ids, n), _Spread(fc_ids, k), _Spread(reputer_ids, r)
         per_role = {
             "inferers": {
-                "active": active(inf_ids, n),
-                "submission": on(inf_ids, pend.inference, n),
-                "loss": on(inf_ids, exact.inferer, n),
-                "score": on(inf_ids, outcome.inferer_score, n),
-                "weight": on(inf_ids, pend.network.inferer_weight, n),
-                "reward_fraction": on(inf_ids, outcome.inferer_fraction, n),
-                "reward": on(inf_ids, outcome.inferer_reward, n) / UALLO,
+                "active": on_inf.active(),
+                "submission": on_inf(pend.inference),
+                "loss": on_inf(exact.inferer),
+                "score": on_inf(outcome.inferer_score),
+                "weight": on_inf(pend.network.inferer_weight),
+                "reward_fraction": on_inf(outcome.inferer_fraction),
+                "reward": on_inf(outcome.inferer_reward) / UALLO,
                 "stake": np.full((t, n), np.nan),
                 "balance": m.balances("inferers"),
             },
             "forecasters": {
-                "active": active(fc_ids, k),
-                "submission": on(fc_ids, net.forecaster, k),
-                "loss": on(fc_ids, exact.forecaster, k),
-                "score": on(fc_ids, outcome.forecaster_score, k),
-                "weight": on(fc_ids, pend.network.forecaster_weight, k),
-                "reward_fraction": on(fc_ids, outcome.forecaster_fraction, k),
-                "reward": on(fc_ids, outcome.forecaster_reward, k) / UALLO,
+                "active": on_fc.active(),
+                "submission": on_fc(net.forecaster),
+                "loss": on_fc(exact.forecaster),
+                "score": on_fc(outcome.forecaster_score),
+                "weight": on_fc(pend.network.forecaster_weight),
+                "reward_fraction": on_fc(outcome.forecaster_fraction),
+                "reward": on_fc(outcome.forecaster_reward) / UALLO,
                 "stake": np.full((t, k), np.nan),
                 "balance": m.balances("forecasters"),
             },
             "reputers": {
-                "active": active(reputer_ids, r),
-                "submission": on(reputer_ids, reports.combined, r),
+                "active": on_rep.active(),
+                "submission": on_rep(reports.combined),
                 # its error on the network inference's loss (dex)
-                "loss": on(reputer_ids, reports.combined - exact.combined[:, None], r),
-                "score": on(reputer_ids, outcome.reputer_score, r),
-                "weight": on(reputer_ids, outcome.listening_coefficient, r),
-                "reward_fraction": on(reputer_ids, outcome.reputer_fraction, r),
-                "reward": on(reputer_ids, outcome.reputer_reward, r) / UALLO,
+                "loss": on_rep(reports.combined - exact.combined[:, None]),
+                "score": on_rep(outcome.reputer_score),
+                "weight": on_rep(outcome.listening_coefficient),
+                "reward_fraction": on_rep(outcome.reputer_fraction),
+                "reward": on_rep(outcome.reputer_reward) / UALLO,
                 "stake": m.stake / UALLO,
                 "balance": m.balances("reputers"),
             },

@@ -171,7 +171,10 @@ def payouts_uallo_rows(rewards: np.ndarray, available: Sequence[int]) -> list[li
     """:func:`payouts_uallo` for each row of ``rewards (T, P)`` with its own ``available[t]``."""
     rewards = np.asarray(rewards, dtype=np.float64)
     clean = np.trunc(np.where(np.isfinite(rewards) & (rewards > 0.0), rewards, 0.0))
-    rows = [[int(x) for x in row] for row in clean.tolist()]
+    if clean.size == 0 or clean.max() < 2.0**63:  # exact in int64: let numpy make the ints
+        rows = clean.astype(np.int64).tolist()
+    else:
+        rows = [[int(x) for x in row] for row in clean.tolist()]
     for t, out in enumerate(rows):
         excess = sum(out) - int(available[t])
         if excess <= 0:

@@ -275,6 +275,9 @@ def test_delegator_cut_truncates_and_payouts_never_exceed_available() -> None:
     out = payouts_uallo(rewards, 10**24)
     assert sum(out) <= 10**24 and all(x >= 0 for x in out)
     assert payouts_uallo(np.array([2.7, 0.0, np.nan]), 10) == [2, 0, 0]
+    # exact on either side of int64's range (numpy's conversion below 2^63, Python's above)
+    assert payouts_uallo(np.array([9.2e18, 1.5]), 10**20) == [9_200_000_000_000_000_000, 1]
+    assert payouts_uallo(np.array([1e19, 1.5]), 10**20) == [10_000_000_000_000_000_000, 1]
 
 
 def test_flat_bundle_round_trips_in_extract_values_order() -> None:
