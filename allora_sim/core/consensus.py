@@ -96,7 +96,13 @@ def _gram(losses: Array, member: Mask) -> tuple[Array, Array, Array]:
 
 
 def _scores_gram(
-    adj: Array, gram: Array, q: Array, rr: Array, eps_reputer: float, eps_safe: float
+    adj: Array,
+    gram: Array,
+    diag: Array,
+    q: Array,
+    rr: Array,
+    eps_reputer: float,
+    eps_safe: float,
 ) -> Array:
     """Consensus scores ``(B, M, C)`` when every reputer reported every entry.
 
@@ -105,21 +111,23 @@ def _scores_gram(
     (``L_m = r + X_m``), every distance ``‖L_m − L̄_c‖²`` and norm ``‖L̄_c‖²`` is a quadratic
     form in ``π_c`` of the Gram matrix ``H = X Xᵀ`` (:func:`_gram`), so an iteration costs
     O(M²) whatever the number of entries. Nudged values are accumulated as corrections to the
-    un-nudged ones, which keeps the finite-difference gradient accurate.
+    un-nudged ones, which keeps the finite-difference gradient accurate. ``diag`` is ``H``'s
+    diagonal ``(B, M)``.
     """
-    pi = adj / adj.sum(axis=-1, keepdims=True)  # (B, C, M)
+    add = np.add.reduce
+    pi = adj / add(adj, axis=-1, keepdims=True)  # (B, C, M)
     p0 = pi[:, :1]  # (B, 1, M)
     dpi = pi - p0
     h_p0 = p0 @ gram  # (B, 1, M)
-    p0hp0 = (h_p0 * p0).sum(axis=-1)  # (B, 1)
+    p0hp0 = add(h_p0 * p0, axis=-1)  # (B, 1)
     h_d = dpi @ gram  # (B, C, M)
-    dhd = (h_d * dpi).sum(axis=-1)  # (B, C)
-    p0hd = (dpi * h_p0).sum(axis=-1)  # (B, C)
-    diag = np.diagonal(gram, axis1=1, axis2=2)  # (B, M)
+    # Δ = ‖π_c‖²_H − ‖π_0‖²_H = dπ·H·dπ + 2 π_0·H·dπ
+    delta = add(h_d * dpi, axis=-1)  # (B, C)
+    delta += 2.0 * add(dpi * h_p0, axis=-1)
     d2_0 = diag - 2.0 * h_p0[:, 0] + p0hp0  # (B, M)
-    d2 = d2_0[:, :, None] + (dhd + 2.0 * p0hd)[:, None, :] - 2.0 * h_d.transpose(0, 2, 1)
-    norm_0 = rr[:, None] + 2.0 * (p0 * q[:, None]).sum(axis=-1) + p0hp0  # (B, 1)
-    norm_sq = norm_0 + 2.0 * (dpi * q[:, None]).sum(axis=-1) + dhd + 2.0 * p0hd
+    d2 = d2_0[:, :, None] + delta[:, None, :] - 2.0 * h_d.transpose(0, 2, 1)
+    norm_0 = rr[:, None] + 2.0 * add(p0 * q[:, None], axis=-1) + p0hp0  # (B, 1)
+    norm_sq = norm_0 + 2.0 * add(dpi * q[:, None], axis=-1) + delta
     return _score(d2, np.sqrt(np.maximum(norm_sq, 0.0)), eps_reputer, eps_safe)
 
 
@@ -171,6 +179,7 @@ def reputer_consensus(
         filled_gen = np.where(rep_gen, loss_gen, smallest[:, None, :])
         not_entry = (~entry[general]).astype(np.float64)[:, None, :]
         rep_gen = rep_gen.astype(np.float64)
+    diag = np.diagonal(gram, axis1=1, axis2=2)  # (F, M)
     s = np.where(member, stake, 0.0)
     sum_s = s.sum(axis=-1)
     n_rep = member.sum(axis=-1)[:, None, None].astype(np.float64)
@@ -183,21 +192,21 @@ def reputer_consensus(
     # row 0: the current coefficients; row 1 + c: reputer c's coefficient nudged
     nudge = np.concatenate([np.zeros((1, m)), np.eye(m)])  # (C, M)
     s3 = s[:, None, :]
-    for _ in range(max_iters):
-        if not running.any():
-            break
-        step = np.where(a == 1.0, -0.001, 0.001)
-        with np.errstate(invalid="ignore", divide="ignore"):
+    with np.errstate(invalid="ignore", divide="ignore"):
+        for _ in range(max_iters):
+            if not running.any():
+                break
+            step = np.where(a == 1.0, -0.001, 0.001)
             # GetAdjustedStake: min(1, N·a·S / Σ a·S) for the current and every nudged vector
             a_s = (a[:, None, :] + nudge * step[:, None, :]) * s3
-            total = a_s.sum(axis=-1, keepdims=True)
+            total = np.add.reduce(a_s, axis=-1, keepdims=True)
             adj = np.minimum(a_s * (n_rep / total), 1.0)
             if general.size == 0:
-                score = _scores_gram(adj, gram, q, rr, epsilon_reputer, epsilon_safe_div)
+                score = _scores_gram(adj, gram, diag, q, rr, epsilon_reputer, epsilon_safe_div)
             else:
                 score = np.empty((b, m, m + 1))
                 score[fast] = _scores_gram(
-                    adj[fast], gram, q, rr, epsilon_reputer, epsilon_safe_div
+                    adj[fast], gram, diag, q, rr, epsilon_reputer, epsilon_safe_div
                 )
                 score[general] = _scores_general(
                     adj[general],
@@ -210,8 +219,8 @@ def reputer_consensus(
                 )
             weighted = (s3 @ score)[:, 0]  # (B, C)
             grad = (1.0 - weighted[:, :1] / weighted[:, 1:]) / step
-            new = np.where(member, np.clip(a + learning_rate * grad, 0.0, 1.0), 0.0)
-            f_new = (new * s).sum(axis=-1) / sum_s
+            new = np.where(member, np.minimum(np.maximum(a + learning_rate * grad, 0.0), 1.0), 0.0)
+            f_new = np.add.reduce(new * s, axis=-1) / sum_s
             below = f_new < min_stake_fraction
             if below.any():
                 f_old = total[:, 0, 0] / sum_s  # row 0 is a·S unchanged
@@ -222,16 +231,16 @@ def reputer_consensus(
                 nxt = np.where(member, nxt, 0.0)
             else:
                 stuck, nxt = below, new
-        g_max = np.abs(nxt - a).max(axis=-1) / learning_rate
-        if running.all():
-            score_out, a_scored, a = score[:, :, 0], a, nxt
-        else:
-            upd = running[:, None]
-            score_out = np.where(upd, score[:, :, 0], score_out)
-            a_scored = np.where(upd, a, a_scored)
-            a = np.where(upd, nxt, a)
-        iterations = iterations + running
-        running = running & ~stuck & (g_max >= max_gradient_threshold)
+            g_max = np.maximum.reduce(np.abs(nxt - a), axis=-1) / learning_rate
+            if running.all():
+                score_out, a_scored, a = score[:, :, 0], a, nxt
+            else:
+                upd = running[:, None]
+                score_out = np.where(upd, score[:, :, 0], score_out)
+                a_scored = np.where(upd, a, a_scored)
+                a = np.where(upd, nxt, a)
+            iterations = iterations + running
+            running = running & ~stuck & (g_max >= max_gradient_threshold)
     adj_scored = adjusted_stakes(a_scored, s, member)
     return ReputerConsensus(
         score=np.where(member, score_out, np.nan),
