@@ -7,8 +7,11 @@ Cases: ``default`` (fiducial 5/3/5 topic), ``large`` (one topic, 1,000/100/50 re
 6 reputers), admitted to the active 32/6/6 by the chain's streaming sortition. Memory is the
 peak resident set of a fresh process running the case (``ru_maxrss``), and its growth over
 the imported-but-idle interpreter (the model's own footprint). Each case steps
-a model for a fixed number of epochs after a warm-up; the time spent inside the core
-(``synthesize`` and ``run_topic_epoch``, timed by wrapping them) is reported as a share.
+a model for a fixed number of epochs after a warm-up. "outside core" is the share of wall time
+not spent inside ``allora_sim.core`` (every core function the engine calls: synthesis, the
+epoch, active-set admission and forecast-element limits, topic weights and drip, emission,
+payout truncation, the topic store); "(entry pts)" counts only ``synthesize`` and
+``run_topic_epoch`` as core, the narrower figure reported before 2026-11-26.
 
 Run:  python benchmarks/bench_model.py [--repeats 3] [--json out.json]
 
