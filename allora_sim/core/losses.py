@@ -12,7 +12,7 @@ import numpy as np
 from allora_sim.core.bundle import ValueBundle
 from allora_sim.core.maths import Array, Mask
 
-__all__ = ["accepted_flat", "accepted_reports", "network_losses", "stake_weighted"]
+__all__ = ["accepted_flat", "network_losses", "stake_weighted"]
 
 
 def accepted_flat(
@@ -52,17 +52,6 @@ def accepted_flat(
     return np.where(keep, reports.flat(), np.nan)
 
 
-def accepted_reports(
-    reports: ValueBundle,
-    reputer_accepted: Mask,
-    inferer_present: Mask,
-    forecaster_present: Mask,
-) -> ValueBundle:
-    """:func:`accepted_flat` as a bundle of ``(B, M, ...)`` fields."""
-    flat = accepted_flat(reports, reputer_accepted, inferer_present, forecaster_present)
-    return ValueBundle.from_flat(flat, inferer_present.shape[-1], forecaster_present.shape[-1])
-
-
 def stake_weighted(losses: Array, stake: Array) -> Array:
     """Σ_m S_m·L_m / Σ_m S_m over the reputers that reported, one final division (§3.1).
 
@@ -79,25 +68,18 @@ def stake_weighted(losses: Array, stake: Array) -> Array:
         return np.where(den != 0.0, num / den, np.nan)
 
 
-def network_losses(
-    reports: ValueBundle | Array, stake: Array, n: int | None = None, k: int | None = None
-) -> tuple[ValueBundle, Mask]:
+def network_losses(reports: Array, stake: Array, n: int, k: int) -> tuple[ValueBundle, Mask]:
     """Stake-weighted network losses of every entry (``CalcNetworkLosses``, §3.1).
 
-    ``reports`` are the accepted bundles (:func:`accepted_reports`, or the flat matrix of
-    :func:`accepted_flat` with the inferer and forecaster counts ``n``, ``k``), ``stake (B, M)``
-    the reputers' stake (reputer authority, token units). Returns the network-loss bundle and,
-    per topic, whether it exists: zero total stake on the combined or naive entry is an error on
-    chain (no bundle, no regret update, no rewards for the nonce).
+    ``reports (B, M, E)`` are the accepted bundles as the flat matrix of :func:`accepted_flat`
+    (``n`` inferer and ``k`` forecaster slots), ``stake (B, M)`` the reputers' stake (reputer
+    authority, token units). Returns the network-loss bundle and, per topic, whether it exists:
+    zero total stake on the combined or naive entry is an error on chain (no bundle, no regret
+    update, no rewards for the nonce).
 
     As in the chain, the one-out/one-in families keep only workers that also have a plain
     inferer (forecaster) loss: they are read back by the sorted keys of those maps.
     """
-    if isinstance(reports, ValueBundle):
-        n, k = reports.inferer.shape[-1], reports.forecaster.shape[-1]
-        reports = reports.flat()
-    if n is None or k is None:
-        raise ValueError("network_losses of a flat loss matrix needs the counts n and k")
     out = ValueBundle.from_flat(stake_weighted(reports, stake), n, k)
     has_inf = np.isfinite(out.inferer)
     has_fc = np.isfinite(out.forecaster)
