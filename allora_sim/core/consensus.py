@@ -10,7 +10,9 @@ with that reputer's coefficient nudged by ±0.001 (the finite-difference gradien
 consensus are computed relative to the un-nudged one,
 ``‖L_m − L̄_c‖² = ‖L_m − L̄_0‖² − 2 (L_m − L̄_0)·Δ_c + ‖Δ_c‖²`` with ``Δ_c = L̄_c − L̄_0`` small,
 which keeps float64 accuracy (no cancellation between large norms) while turning the bulk of the
-work into one batched matrix product.
+work into one batched matrix product. The search loop keeps the topic axis last (``(C, M, B)``):
+its sums run over the few reputers, which numpy then adds as whole rows of topics instead of
+reducing thousands of length-6 rows one by one.
 """
 
 from __future__ import annotations
@@ -104,35 +106,38 @@ def _scores_gram(
     eps_reputer: float,
     eps_safe: float,
 ) -> Array:
-    """Consensus scores ``(B, M, C)`` when every reputer reported every entry.
+    """Consensus scores ``(C, M, B)`` when every reputer reported every entry.
 
     The consensus is then one combination of the reputers' loss vectors,
     ``L̄_c = Σ_m π_cm L_m`` with ``π_c = Ŝ_c / Σ Ŝ_c``: written around the reputers' mean ``r``
     (``L_m = r + X_m``), every distance ``‖L_m − L̄_c‖²`` and norm ``‖L̄_c‖²`` is a quadratic
     form in ``π_c`` of the Gram matrix ``H = X Xᵀ`` (:func:`_gram`), so an iteration costs
     O(M²) whatever the number of entries. Nudged values are accumulated as corrections to the
-    un-nudged ones, which keeps the finite-difference gradient accurate. ``diag`` is ``H``'s
-    diagonal ``(B, M)``.
+    un-nudged ones, which keeps the finite-difference gradient accurate.
+
+    Topic axis last: ``adj (C, M, B)``, ``gram (M, M, B)``, ``diag``/``q (M, B)``, ``rr (B,)``.
     """
     add = np.add.reduce
-    pi = adj / add(adj, axis=-1, keepdims=True)  # (B, C, M)
-    p0 = pi[:, :1]  # (B, 1, M)
+    pi = adj / add(adj, axis=1)[:, None]  # (C, M, B)
+    p0 = pi[0]  # (M, B)
     dpi = pi - p0
-    h_p0 = p0 @ gram  # (B, 1, M)
-    p0hp0 = add(h_p0 * p0, axis=-1)  # (B, 1)
-    h_d = dpi @ gram  # (B, C, M)
+    h_p0 = add(p0[:, None] * gram, axis=0)  # (M, B): (π_0 H)_j
+    p0hp0 = add(h_p0 * p0, axis=0)  # (B,)
+    h_d = add(dpi[:, :, None] * gram, axis=1)  # (C, M, B): (dπ_c H)_j
     # Δ = ‖π_c‖²_H − ‖π_0‖²_H = dπ·H·dπ + 2 π_0·H·dπ
-    delta = add(h_d * dpi, axis=-1)  # (B, C)
-    delta += 2.0 * add(dpi * h_p0, axis=-1)
-    d2_0 = diag - 2.0 * h_p0[:, 0] + p0hp0  # (B, M)
-    d2 = d2_0[:, :, None] + delta[:, None, :] - 2.0 * h_d.transpose(0, 2, 1)
-    norm_0 = rr[:, None] + 2.0 * add(p0 * q[:, None], axis=-1) + p0hp0  # (B, 1)
-    norm_sq = norm_0 + 2.0 * add(dpi * q[:, None], axis=-1) + delta
+    delta = add(h_d * dpi, axis=1)  # (C, B)
+    delta += 2.0 * add(dpi * h_p0, axis=1)
+    d2_0 = diag - 2.0 * h_p0 + p0hp0  # (M, B)
+    d2 = d2_0 + delta[:, None] - 2.0 * h_d  # (C, M, B)
+    norm_0 = rr + 2.0 * add(p0 * q, axis=0) + p0hp0  # (B,)
+    norm_sq = norm_0 + 2.0 * add(dpi * q, axis=1) + delta  # (C, B)
     return _score(d2, np.sqrt(np.maximum(norm_sq, 0.0)), eps_reputer, eps_safe)
 
 
 def _score(d2: Array, norm: Array, eps_reputer: float, eps_safe: float) -> Array:
-    """``GetConsensusScore``: 1 / (‖L_m − L̄‖ / ‖L̄‖ + ε_rep); ‖L̄‖ = 0 → EpsilonSafeDiv."""
+    """``GetConsensusScore``: 1 / (‖L_m − L̄‖ / ‖L̄‖ + ε_rep); ‖L̄‖ = 0 → EpsilonSafeDiv.
+
+    ``d2 (X, M, Y)`` squared distances, ``norm (X, Y)`` consensus norms."""
     norm = np.where(norm == 0.0, eps_safe, norm)
     dist = np.sqrt(np.maximum(d2, 0.0))
     return 1.0 / (dist / norm[:, None, :] + eps_reputer)
@@ -179,68 +184,74 @@ def reputer_consensus(
         filled_gen = np.where(rep_gen, loss_gen, smallest[:, None, :])
         not_entry = (~entry[general]).astype(np.float64)[:, None, :]
         rep_gen = rep_gen.astype(np.float64)
-    diag = np.diagonal(gram, axis1=1, axis2=2)  # (F, M)
+    # topic axis last from here on (module docstring)
+    gram = np.ascontiguousarray(gram.transpose(1, 2, 0))  # (M, M, F)
+    diag = np.ascontiguousarray(np.diagonal(gram).T)  # (M, F)
+    q = np.ascontiguousarray(q.T)  # (M, F)
     s = np.where(member, stake, 0.0)
     sum_s = s.sum(axis=-1)
-    n_rep = member.sum(axis=-1)[:, None, None].astype(np.float64)
+    s_t = np.ascontiguousarray(s.T)  # (M, B)
+    member_t = np.ascontiguousarray(member.T)
+    n_rep = member.sum(axis=-1).astype(np.float64)  # (B,)
 
-    a = np.where(member, np.where(np.isnan(coefficient), 1.0, coefficient), 0.0)
+    a = np.where(member_t, np.where(np.isnan(coefficient.T), 1.0, coefficient.T), 0.0)  # (M, B)
     a_scored = a.copy()
-    score_out = np.zeros((b, m))
+    score_out = np.zeros((m, b))
     running: np.ndarray = np.asarray(member.any(axis=-1))
     iterations = np.zeros(b, dtype=np.int64)
     # row 0: the current coefficients; row 1 + c: reputer c's coefficient nudged
-    nudge = np.concatenate([np.zeros((1, m)), np.eye(m)])  # (C, M)
-    s3 = s[:, None, :]
+    nudge = np.concatenate([np.zeros((1, m)), np.eye(m)])[:, :, None]  # (C, M, 1)
+    add = np.add.reduce
     with np.errstate(invalid="ignore", divide="ignore"):
         for _ in range(max_iters):
             if not running.any():
                 break
-            step = np.where(a == 1.0, -0.001, 0.001)
+            step = np.where(a == 1.0, -0.001, 0.001)  # (M, B)
             # GetAdjustedStake: min(1, N·a·S / Σ a·S) for the current and every nudged vector
-            a_s = (a[:, None, :] + nudge * step[:, None, :]) * s3
-            total = np.add.reduce(a_s, axis=-1, keepdims=True)
-            adj = np.minimum(a_s * (n_rep / total), 1.0)
+            a_s = (a + nudge * step) * s_t  # (C, M, B)
+            total = add(a_s, axis=1)  # (C, B)
+            adj = np.minimum(a_s * (n_rep / total)[:, None], 1.0)
             if general.size == 0:
                 score = _scores_gram(adj, gram, diag, q, rr, epsilon_reputer, epsilon_safe_div)
             else:
-                score = np.empty((b, m, m + 1))
-                score[fast] = _scores_gram(
-                    adj[fast], gram, diag, q, rr, epsilon_reputer, epsilon_safe_div
+                score = np.empty((m + 1, m, b))
+                score[..., fast] = _scores_gram(
+                    adj[..., fast], gram, diag, q, rr, epsilon_reputer, epsilon_safe_div
                 )
-                score[general] = _scores_general(
-                    adj[general],
+                score[..., general] = _scores_general(
+                    adj[..., general].transpose(2, 0, 1),
                     loss_gen,
                     rep_gen,
                     filled_gen,
                     not_entry,
                     epsilon_reputer,
                     epsilon_safe_div,
-                )
-            weighted = (s3 @ score)[:, 0]  # (B, C)
-            grad = (1.0 - weighted[:, :1] / weighted[:, 1:]) / step
-            new = np.where(member, np.minimum(np.maximum(a + learning_rate * grad, 0.0), 1.0), 0.0)
-            f_new = np.add.reduce(new * s, axis=-1) / sum_s
+                ).transpose(2, 1, 0)
+            weighted = add(score * s_t, axis=1)  # (C, B): Σ_m S_m · score_m
+            grad = (1.0 - weighted[:1] / weighted[1:]) / step
+            new = np.minimum(np.maximum(a + learning_rate * grad, 0.0), 1.0)
+            new = np.where(member_t, new, 0.0)
+            f_new = add(new * s_t, axis=0) / sum_s
             below = f_new < min_stake_fraction
             if below.any():
-                f_old = total[:, 0, 0] / sum_s  # row 0 is a·S unchanged
+                f_old = total[0] / sum_s  # row 0 is a·S unchanged
                 stuck = below & (f_new == f_old)
                 scale = (min_stake_fraction - f_old) / (f_new - f_old)
-                rescaled = a + (new - a) * scale[:, None]
-                nxt = np.where(below[:, None], np.where(stuck[:, None], a, rescaled), new)
-                nxt = np.where(member, nxt, 0.0)
+                rescaled = a + (new - a) * scale
+                nxt = np.where(below, np.where(stuck, a, rescaled), new)
+                nxt = np.where(member_t, nxt, 0.0)
             else:
                 stuck, nxt = below, new
-            g_max = np.maximum.reduce(np.abs(nxt - a), axis=-1) / learning_rate
+            g_max = np.maximum.reduce(np.abs(nxt - a), axis=0) / learning_rate
             if running.all():
-                score_out, a_scored, a = score[:, :, 0], a, nxt
+                score_out, a_scored, a = score[0], a, nxt
             else:
-                upd = running[:, None]
-                score_out = np.where(upd, score[:, :, 0], score_out)
-                a_scored = np.where(upd, a, a_scored)
-                a = np.where(upd, nxt, a)
+                score_out = np.where(running, score[0], score_out)
+                a_scored = np.where(running, a, a_scored)
+                a = np.where(running, nxt, a)
             iterations = iterations + running
             running = running & ~stuck & (g_max >= max_gradient_threshold)
+    score_out, a_scored, a = score_out.T, a_scored.T, a.T
     adj_scored = adjusted_stakes(a_scored, s, member)
     return ReputerConsensus(
         score=np.where(member, score_out, np.nan),
