@@ -256,28 +256,35 @@ class Economy:
         inactivation below ``MinTopicWeight``. Returns this epoch's weights (0 if inactive)."""
         mp = self.params.module
         w = np.where(self.active, self.current_weight(), 0.0)
-        for t in np.flatnonzero(self.active):
-            old = self.prev_weight[t]
-            self.weight_sum += float(w[t]) - (float(old) if np.isfinite(old) else 0.0)
-            self.prev_weight[t] = w[t]
+        act = np.flatnonzero(self.active)
+        old = self.prev_weight[act]
+        self._add_to_weight_sum(w[act] - np.where(np.isfinite(old), old, 0.0))
+        self.prev_weight[act] = w[act]
         self.revenue = np.where(
             self.active,
             topics.drip(self.revenue, mp.blocks_per_month, self.epoch_length),
             self.revenue,
         )
-        low = self.active & (w < mp.min_topic_weight)
-        for t in np.flatnonzero(low):
-            self.active[t] = False
-            self.weight_sum -= float(self.prev_weight[t])
+        self._deactivate(self.active & (w < mp.min_topic_weight))
         # at most MaxActiveTopicsPerBlock topics end an epoch in any block: per model epoch
         # that is MaxActiveTopicsPerBlock × EpochLength; the lightest beyond lose their place
         room = mp.max_active_topics_per_block * self.epoch_length
         keep = topics.skim_top_topics(w, self.active, room)
-        for t in np.flatnonzero(self.active & ~keep):
-            self.active[t] = False
-            self.weight_sum -= float(self.prev_weight[t])
+        self._deactivate(self.active & ~keep)
         self.weight = np.where(self.active, w, 0.0)
         return self.weight
+
+    def _add_to_weight_sum(self, changes: np.ndarray) -> None:
+        """Add ``changes`` to the weight sum one after another, in topic order, as the chain's
+        loop does (``np.add.accumulate`` is sequential: the same rounding as a Python loop)."""
+        if changes.size:
+            self.weight_sum = float(np.add.accumulate(np.r_[self.weight_sum, changes])[-1])
+
+    def _deactivate(self, topics_off: np.ndarray) -> None:
+        """Inactivate the topics of the mask; their previous weights leave the weight sum."""
+        off = np.flatnonzero(topics_off)
+        self.active[off] = False
+        self._add_to_weight_sum(-self.prev_weight[off])
 
     # ---------------------------------------------------------------------------------------
     # emission (§9.1)

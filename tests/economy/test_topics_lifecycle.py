@@ -46,3 +46,20 @@ def test_it_reactivates_when_payments_resume(history) -> None:
     assert active[705:, 2].all()
     assert reward[720:, 2].mean() > 0.5 * reward[50:100, 2].mean()
     assert active[:, :2].all()  # the paying topics never left
+
+
+def test_weight_sum_updates_add_in_topic_order_like_the_chain_loop(history) -> None:
+    """The vectorised weight-sum update rounds exactly as adding topic by topic does, and the
+    sum stays the total of the active topics' previous weights."""
+    m = history[0]
+    eco = m.economy
+    changes = np.random.default_rng(3).normal(0.0, 1.0, 200) * 10.0 ** np.arange(-100, 100)
+    start = eco.weight_sum
+    expected = start
+    for c in changes.tolist():
+        expected += c
+    eco._add_to_weight_sum(changes)
+    assert eco.weight_sum == expected
+    assert sum(changes.tolist(), start) == expected  # Python's left-to-right sum agrees
+    eco.weight_sum = start
+    assert eco.weight_sum == pytest.approx(np.nansum(eco.prev_weight[eco.active]), rel=1e-9)
