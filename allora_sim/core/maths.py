@@ -25,18 +25,24 @@ __all__ = [
 ]
 
 
-def masked_std(x: Array, mask: Mask) -> Array:
+def masked_std(x: Array, mask: Mask, axis: int = -1) -> Array:
     """Sample standard deviation with Bessel's correction over the masked elements.
 
     Mirrors ``alloraMath.StdDev`` (§0): ``sqrt(Σ(x−mean)²/(n−1))``, and 0 when n ≤ 1.
-    Masked-out elements may hold anything (NaN included).
+    Masked-out elements may hold anything (NaN included). ``axis`` is the list axis (reduced);
+    a leading list axis turns the sums into additions of whole rows, much faster for short lists.
     """
-    n = np.add.reduce(mask, axis=-1)
+    add = np.add.reduce
+    n = add(mask, axis=axis)
     xm = np.where(mask, x, 0.0)
-    mean = np.add.reduce(xm, axis=-1) / np.maximum(n, 1)
-    xm -= mean[..., None]
+    mean = add(xm, axis=axis) / np.maximum(n, 1)
+    xm -= np.expand_dims(mean, axis)
     xm *= mask
-    ss = np.einsum("...i,...i->...", xm, xm)
+    if axis == -1:
+        ss = np.einsum("...i,...i->...", xm, xm)
+    else:
+        xm *= xm
+        ss = add(xm, axis=axis)
     out: Array = np.sqrt(ss / np.maximum(n - 1, 1))
     out[n <= 1] = 0.0
     return out

@@ -78,30 +78,31 @@ class NetworkInferences:
 
 
 def regret_weights(
-    regret: Array, member: Mask, epsilon: float, p_norm: float, c_norm: float
+    regret: Array, member: Mask, epsilon: float, p_norm: float, c_norm: float, axis: int = -1
 ) -> Array:
     """Regret-informed weights over the members of one list (``calcWeightsGivenWorkers`` +
     ``CalcWeightFromNormalizedRegret``, §2.1).
 
-    ``regret`` and ``member`` share a shape ``(..., n)``; the last axis is the concatenated list
-    of inferers and forecasters whose regrets enter σ and the maximum. Non-members get weight 0.
+    ``regret`` and ``member`` share a shape ``(..., n)``; the last axis (or ``axis``) is the
+    concatenated list of inferers and forecasters whose regrets enter σ and the maximum.
+    Non-members get weight 0.
     With ``U = c + 6.75/p``, ``A0 = c − 8.25/p``, ``Z = c − 17.25/p`` and ``r̂ = R/(σ + ε)``:
     ``r = min(r̂, U)``, shifted by ``A0 − max r̂`` when ``max r̂ < A0``; ``w = 0`` below ``Z``,
     else ``φ'_{p,c}(r)``.
     """
-    if regret.shape[-1] == 0:
+    if regret.shape[axis] == 0:
         return np.zeros(regret.shape)
-    d = masked_std(regret, member) + epsilon
+    d = masked_std(regret, member, axis) + epsilon
     # r̂ = R/(σ + ε) with non-members at −∞: they drop out of the maximum and get
     # weight p/(1 + e^∞) = 0 below without a mask.
     r = np.where(member, regret, -np.inf)
-    r /= d[..., None]
-    r_max = np.maximum.reduce(r, axis=-1)
+    r /= np.expand_dims(d, axis)
+    r_max = np.expand_dims(np.maximum.reduce(r, axis=axis), axis)
     anchor = c_norm - 8.25 / p_norm
     np.minimum(r, c_norm + 6.75 / p_norm, out=r)
     # (r − max) + A0 in the chain; adding the per-row offset once is the same up to one ulp
     # (a row without members has r_max = −∞: its shift is capped so that it stays −∞)
-    r += np.clip(anchor - r_max, 0.0, np.finfo(np.float64).max)[..., None]
+    r += np.clip(anchor - r_max, 0.0, np.finfo(np.float64).max)
     keep = r >= c_norm - 17.25 / p_norm
     np.subtract(c_norm, r, out=r)
     r *= p_norm
@@ -149,7 +150,9 @@ def forecast_implied_inferences(
     if e_max == 0:
         return np.full((b, 1 + n, k), np.nan)
     order = np.argsort(~element, axis=-1, kind="stable")[..., :e_max]  # (B, K, E)
-    valid = np.take_along_axis(element, order, axis=-1)
+    # Element slot axis first, (E, ...): the weights' sums and maximum over a forecast's few
+    # elements then add whole rows instead of reducing many short rows.
+    valid = np.take_along_axis(element, order, axis=-1).transpose(2, 0, 1)  # (E, B, K)
     regret = np.take_along_axis(network_loss[:, None, None] - forecast, order, axis=-1)
     value = np.take_along_axis(
         np.broadcast_to(
@@ -157,20 +160,28 @@ def forecast_implied_inferences(
         ),
         order,
         axis=-1,
-    )
+    ).transpose(2, 0, 1)
     # Context 0: every element; context 1 + s: element slot s withheld.
-    withhold = np.concatenate([np.zeros((1, e_max), dtype=bool), np.eye(e_max, dtype=bool)])
-    member = valid[:, None] & ~withhold[None, :, None, :]  # (B, 1+E, K, E)
+    kept = np.concatenate([np.ones((e_max, 1), dtype=bool), ~np.eye(e_max, dtype=bool)], axis=1)
+    member = valid[:, None] & kept[:, :, None, None]  # (E, 1+E, B, K)
     w = regret_weights(
-        np.broadcast_to(regret[:, None], member.shape), member, epsilon, p_norm, c_norm
+        np.broadcast_to(regret.transpose(2, 0, 1)[:, None], member.shape),
+        member,
+        epsilon,
+        p_norm,
+        c_norm,
+        axis=0,
     )
     # A forecast with a single element gives that element weight 1, whatever the list.
-    single = (n_elements == 1)[:, None, :, None] & valid[:, None]
-    w = np.where(single, 1.0, w)
-    num = (w * value[:, None]).sum(axis=-1)
-    den = w.sum(axis=-1)
+    single = n_elements == 1
+    if single.any():
+        w = np.where(single & valid[:, None], 1.0, w)
+    add = np.add.reduce
+    den = add(w, axis=0)
+    w *= value[:, None]
+    num = add(w, axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
-        compact = np.where(den != 0.0, num / den, np.nan)  # (B, 1+E, K)
+        compact = np.where(den != 0.0, num / den, np.nan).transpose(1, 0, 2)  # (B, 1+E, K)
     if all_new.any():
         median = masked_median(np.broadcast_to(inference[:, None, :], element.shape), element)
         compact = np.where(all_new[:, None, None], median[:, None, :], compact)
