@@ -358,13 +358,12 @@ class AlloraModel(mesa.Model):
         truth = self.world.truth[:, s]
         loss = self.world.loss
 
-        def exact(values: np.ndarray) -> np.ndarray:
-            t = truth.reshape((-1,) + (1,) * (values.ndim - 1))
-            return np.where(np.isfinite(values), loss(values, t), np.nan)
-
-        exact_losses = pend.network.values.map(exact)
         m = self.sizes[2]
         n_a, k_a = pend.inferer_ids.shape[1], pend.forecaster_ids.shape[1]
+        # every entry's exact loss at once, on the flat bundle (the loss is elementwise)
+        values = pend.network.values.flat()
+        exact_flat = np.where(np.isfinite(values), loss(values, truth[:, None]), np.nan)
+        exact_losses = ValueBundle.from_flat(exact_flat, n_a, k_a)
         reports = np.full((self.n_topics, m, 2 + 2 * n_a + k_a * (n_a + 3)), np.nan)
         for g in self.groups["reputers"]:
             reports[g.topics, g.slots] = g.report(ctx, exact_losses).flat()  # type: ignore[attr-defined]

@@ -64,7 +64,13 @@ class ValueBundle:
     def flat(self) -> Array:
         """All entries along one last axis, in the chain's ``ExtractValues`` order (§4 step 2):
         combined, naive, inferers, forecasters, one-out inferer-forecaster (by forecaster, then
-        withheld inferer), one-out inferers, one-out forecasters, one-in forecasters."""
+        withheld inferer), one-out inferers, one-out forecasters, one-in forecasters.
+
+        A bundle made by :meth:`from_flat` returns the array it views (no copy): treat the
+        result as read-only."""
+        cached: Array | None = self.__dict__.get("_flat")
+        if cached is not None:
+            return cached
         lead = self.combined.shape
         parts = [
             self.combined[..., None],
@@ -91,7 +97,7 @@ class ValueBundle:
             )
         cuts = np.cumsum([1, 1, n, k, k * n, n, k])
         parts = np.split(flat, cuts, axis=-1)
-        return ValueBundle(
+        out = ValueBundle(
             combined=parts[0][..., 0],
             naive=parts[1][..., 0],
             inferer=parts[2],
@@ -101,7 +107,12 @@ class ValueBundle:
             oneout_forecaster=parts[6],
             onein_forecaster=parts[7],
         )
+        # not a dataclass field: the bundle's fields are views of it (see :meth:`flat`)
+        object.__setattr__(out, "_flat", flat)
+        return out
 
     def map(self, fn: object) -> ValueBundle:
         """Apply ``fn(field_array)`` to every field."""
-        return ValueBundle(**{f.name: fn(getattr(self, f.name)) for f in fields(self)})  # type: ignore[operator]
+        return ValueBundle(
+            **{f.name: fn(getattr(self, f.name)) for f in fields(self)}  # type: ignore[operator]
+        )

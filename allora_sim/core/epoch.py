@@ -393,21 +393,24 @@ def _prepare(inputs: EpochInputs) -> tuple[EpochInputs, bool]:
         "oneout_inferer_forecaster": (b, m, k, n),
     }
     fixed = {}
-    for f in fields(ValueBundle):
-        arr = np.asarray(getattr(rl, f.name), dtype=np.float64)
-        if not batched and arr.ndim == len(want_rl[f.name]) - 1:
+    for name, want in want_rl.items():
+        arr = np.asarray(getattr(rl, name), dtype=np.float64)
+        if not batched and arr.ndim == len(want) - 1:
             arr = arr[None]
-        if arr.shape != want_rl[f.name]:
+        if arr.shape != want:
             raise ValueError(
-                f"EpochInputs.reputer_losses.{f.name} has shape {arr.shape}, "
-                f"expected {want_rl[f.name]}"
+                f"EpochInputs.reputer_losses.{name} has shape {arr.shape}, expected {want}"
             )
-        if np.isinf(arr).any():
-            raise ValueError(
-                f"EpochInputs.reputer_losses.{f.name} contains inf: the chain rejects such "
-                "payloads (NaN means 'not reported')"
-            )
-        fixed[f.name] = arr
+        fixed[name] = arr
+    # a batched bundle of float64 arrays is used as it is (a flat one keeps its flat array)
+    if any(fixed[name] is not getattr(rl, name) for name in fixed):
+        rl = ValueBundle(**fixed)
+    if np.isinf(rl.flat()).any():
+        name = next(name for name, arr in fixed.items() if np.isinf(arr).any())
+        raise ValueError(
+            f"EpochInputs.reputer_losses.{name} contains inf: the chain rejects such "
+            "payloads (NaN means 'not reported')"
+        )
     del fc_present
     return (
         EpochInputs(
@@ -417,7 +420,7 @@ def _prepare(inputs: EpochInputs) -> tuple[EpochInputs, bool]:
             forecast=forecast,
             reputer_ids=rep_ids,
             stake=np.where(rep_present, stake, 0.0),
-            reputer_losses=ValueBundle(**fixed),
+            reputer_losses=rl,
             topic_reward=topic_reward,
             delegated_stake=np.where(rep_present, delegated, 0.0),
         ),
@@ -732,5 +735,5 @@ def _unbatch(obj: Any) -> Any:
     if isinstance(obj, np.ndarray):
         return obj[0]
     if hasattr(obj, "__dataclass_fields__"):
-        return type(obj)(**{f.name: _unbatch(getattr(obj, f.name)) for f in fields(obj)})
+        return type(obj)(**{f.name: _unbatch(getattr(obj, f.name)) for f in fields(obj) if f.init})
     return obj
