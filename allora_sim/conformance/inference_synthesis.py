@@ -313,10 +313,10 @@ def _stagewise_row(golden: pd.DataFrame, e: int, lay: _Layout) -> dict[str, floa
     inp = _inputs(row, lay)
     rl = inp.reputer_losses.map(lambda x: np.asarray(x)[None])
     accepted = np.ones((1, m), dtype=bool)
-    rep = core_losses.accepted_flat(
+    rep, reported = core_losses.accepted_reports(
         rl, accepted, np.ones((1, n), dtype=bool), np.ones((1, k), dtype=bool)
     )
-    nl, _ = core_losses.network_losses(rep, np.asarray(inp.stake)[None], n, k)
+    nl, _ = core_losses.network_losses(rep, reported, np.asarray(inp.stake)[None], n, k)
     out = _loss_columns(nl.map(lambda x: x[0]), lay)
     inf_score, inf_scored, _ = scores.inferer_scores(nl)
     fc_score, _, _, _ = scores.forecaster_scores(nl)

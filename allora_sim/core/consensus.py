@@ -145,6 +145,7 @@ def _score(d2: Array, norm: Array, eps_reputer: float, eps_safe: float) -> Array
 
 def reputer_consensus(
     losses: Array,
+    reported: Mask,
     member: Mask,
     stake: Array,
     coefficient: Array,
@@ -158,16 +159,19 @@ def reputer_consensus(
     """Scores and new listening coefficients (``GetAllReputersOutput``, §4 step 7).
 
     Args:
-        losses: ``(B, M, E)`` each reputer's reported loss per entry (``ValueBundle.flat()``);
-            NaN = not reported. Entries nobody reported are not part of the vector.
+        losses: ``(B, M, E)`` each reputer's reported loss per entry (``ValueBundle.flat()``
+            order), any finite value where not reported (``losses.accepted_reports``).
+        reported: ``(B, M, E)`` the entries reported; entries nobody reported are not part of
+            the vector.
         member: ``(B, M)`` reputers whose bundles are stored at the nonce.
         stake: ``(B, M)`` stake reputer authority (token units; the maths is scale-free).
         coefficient: ``(B, M)`` stored listening coefficients, NaN = never set (default 1).
     """
     b, m, _ = losses.shape
-    reported = np.isfinite(losses) & member[:, :, None]
+    reported = reported & member[:, :, None]
     entry = reported.any(axis=1)  # (B, E)
-    losses0 = np.where(reported, losses, 0.0)
+    # zero outside the member reputers' reported entries
+    losses0 = losses * reported
     # Topics where every reputer reported every entry take the Gram-matrix path.
     complete = (reported == (entry[:, None, :] & member[:, :, None])).all(axis=(1, 2))
     general = np.flatnonzero(~complete)

@@ -402,10 +402,11 @@ def _prepare(inputs: EpochInputs) -> tuple[EpochInputs, bool]:
                 f"EpochInputs.reputer_losses.{name} has shape {arr.shape}, expected {want}"
             )
         fixed[name] = arr
-    # a batched bundle of float64 arrays is used as it is (a flat one keeps its flat array)
+    # one flat (B, M, E) matrix from here on (free for a bundle made by ValueBundle.from_flat)
     if any(fixed[name] is not getattr(rl, name) for name in fixed):
         rl = ValueBundle(**fixed)
-    if np.isinf(rl.flat()).any():
+    flat = rl.flat()
+    if np.isinf(flat).any():
         name = next(name for name, arr in fixed.items() if np.isinf(arr).any())
         raise ValueError(
             f"EpochInputs.reputer_losses.{name} contains inf: the chain rejects such "
@@ -420,7 +421,7 @@ def _prepare(inputs: EpochInputs) -> tuple[EpochInputs, bool]:
             forecast=forecast,
             reputer_ids=rep_ids,
             stake=np.where(rep_present, stake, 0.0),
-            reputer_losses=rl,
+            reputer_losses=ValueBundle.from_flat(flat, n, k),
             topic_reward=topic_reward,
             delegated_stake=np.where(rep_present, delegated, 0.0),
         ),
@@ -508,9 +509,11 @@ def run_topic_epoch(
         rep_present & submitted & (inp.stake >= mp.required_minimum_stake) & has_inferences[:, None]
     )
     fc_submitted = element.any(axis=-1)
-    reports = losses.accepted_flat(inp.reputer_losses, accepted, inf_present, fc_submitted)
+    reports, reported = losses.accepted_reports(
+        inp.reputer_losses, accepted, inf_present, fc_submitted
+    )
     n_slots, k_slots = inf_present.shape[-1], fc_present.shape[-1]
-    net_losses, settled = losses.network_losses(reports, inp.stake, n_slots, k_slots)
+    net_losses, settled = losses.network_losses(reports, reported, inp.stake, n_slots, k_slots)
 
     # 3. Regrets and the topic initial regret (§3.2–§3.3).
     had_inf = np.isfinite(st.regrets.inferer)
@@ -545,6 +548,7 @@ def run_topic_epoch(
     has_reputers = members.any(axis=-1)
     cons = consensus.reputer_consensus(
         reports,
+        reported,
         members,
         inp.stake,
         st.listening_coefficient,

@@ -12,17 +12,19 @@ import numpy as np
 from allora_sim.core.bundle import ValueBundle
 from allora_sim.core.maths import Array, Mask
 
-__all__ = ["accepted_flat", "network_losses", "stake_weighted"]
+__all__ = ["accepted_reports", "network_losses", "stake_weighted"]
 
 
-def accepted_flat(
+def accepted_reports(
     reports: ValueBundle,
     reputer_accepted: Mask,
     inferer_present: Mask,
     forecaster_present: Mask,
-) -> Array:
+) -> tuple[Array, Mask]:
     """The reputer bundles the chain keeps at nonce close (§3.1; ``CloseReputerNonce``), as the
-    flat ``(B, M, E)`` loss matrix of :meth:`ValueBundle.flat` (the consensus works on it).
+    flat ``(B, M, E)`` loss matrix of :meth:`ValueBundle.flat` (the consensus works on it):
+    ``(losses, reported)`` with ``reported`` marking the entries kept and reported and
+    ``losses`` 0 elsewhere (no NaN, so sums and products need no further masking).
 
     Reputers not accepted (absent, or stake below ``RequiredMinimumStake``) are dropped whole;
     entries for workers not accepted at the nonce are dropped; a reputer's one-out inferer values
@@ -49,18 +51,19 @@ def accepted_flat(
         ],
         axis=-1,
     )
-    return np.where(keep, reports.flat(), np.nan)
+    flat = reports.flat()
+    keep &= np.isfinite(flat)
+    return np.where(keep, flat, 0.0), keep
 
 
-def stake_weighted(losses: Array, stake: Array) -> Array:
+def stake_weighted(losses: Array, reported: Mask, stake: Array) -> Array:
     """Σ_m S_m·L_m / Σ_m S_m over the reputers that reported, one final division (§3.1).
 
-    ``losses (B, M, E)``, ``stake (B, M)``; ``(B, E)``, NaN where no reputer with stake reported.
+    ``losses``/``reported (B, M, E)`` as :func:`accepted_reports` returns them, ``stake (B, M)``;
+    ``(B, E)``, NaN where no reputer with stake reported.
     """
-    reported = np.isfinite(losses)
     s = stake[:, :, None]
-    num = np.where(reported, losses, 0.0)
-    num *= s
+    num = losses * s
     den = reported * s
     num = np.add.reduce(num, axis=1)
     den = np.add.reduce(den, axis=1)
@@ -68,19 +71,21 @@ def stake_weighted(losses: Array, stake: Array) -> Array:
         return np.where(den != 0.0, num / den, np.nan)
 
 
-def network_losses(reports: Array, stake: Array, n: int, k: int) -> tuple[ValueBundle, Mask]:
+def network_losses(
+    losses: Array, reported: Mask, stake: Array, n: int, k: int
+) -> tuple[ValueBundle, Mask]:
     """Stake-weighted network losses of every entry (``CalcNetworkLosses``, §3.1).
 
-    ``reports (B, M, E)`` are the accepted bundles as the flat matrix of :func:`accepted_flat`
-    (``n`` inferer and ``k`` forecaster slots), ``stake (B, M)`` the reputers' stake (reputer
-    authority, token units). Returns the network-loss bundle and, per topic, whether it exists:
-    zero total stake on the combined or naive entry is an error on chain (no bundle, no regret
-    update, no rewards for the nonce).
+    ``losses``/``reported (B, M, E)`` are the accepted bundles as :func:`accepted_reports`
+    returns them (``n`` inferer and ``k`` forecaster slots), ``stake (B, M)`` the reputers'
+    stake (reputer authority, token units). Returns the network-loss bundle and, per topic,
+    whether it exists: zero total stake on the combined or naive entry is an error on chain (no
+    bundle, no regret update, no rewards for the nonce).
 
     As in the chain, the one-out/one-in families keep only workers that also have a plain
     inferer (forecaster) loss: they are read back by the sorted keys of those maps.
     """
-    out = ValueBundle.from_flat(stake_weighted(reports, stake), n, k)
+    out = ValueBundle.from_flat(stake_weighted(losses, reported, stake), n, k)
     has_inf = np.isfinite(out.inferer)
     has_fc = np.isfinite(out.forecaster)
     out = ValueBundle(
