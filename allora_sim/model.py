@@ -45,7 +45,7 @@ from allora_sim.config import Scenario
 from allora_sim.core import EpochInputs, TopicState, ValueBundle, run_topic_epoch, synthesize
 from allora_sim.core import topics as core_topics
 from allora_sim.core.rewards import payouts_uallo_rows
-from allora_sim.core.sortition import limit_forecast_elements
+from allora_sim.core.sortition import find_top_n_by_score_desc
 from allora_sim.core.store import gather, scatter
 from allora_sim.economy.network import Economy, uallo
 from allora_sim.recorder import Recorder
@@ -324,12 +324,11 @@ class AlloraModel(mesa.Model):
         limit = self.params.module.max_elements_per_forecast
         if n <= limit:
             return forecast
-        keep = limit_forecast_elements(
-            np.broadcast_to(np.arange(n), forecast.shape),
-            np.isfinite(forecast),
-            self.sets.ema("inferers")[:, None, :],
-            limit,
-        )
+        # element j names inferer j (no duplicates), so the chain's rule is the top
+        # ``limit`` present elements by their inferer's EMA (limit_forecast_elements)
+        present = np.isfinite(forecast)
+        ema = np.broadcast_to(self.sets.ema("inferers")[:, None, :], forecast.shape)
+        keep, _ = find_top_n_by_score_desc(ema, present, limit)
         return np.where(keep, forecast, np.nan)
 
     def _synthesize(self, part: TopicState, inference: np.ndarray, forecast: np.ndarray) -> Any:

@@ -491,8 +491,12 @@ def rank_desc(values: Array, mask: Mask) -> Array:
         np.asarray(values, dtype=np.float64), np.asarray(mask, dtype=bool)
     )
     key = np.where(mask, -values, np.inf)
-    # Absent entries sort after every present one whatever their value.
-    order = np.lexsort((key, ~mask), axis=-1)
+    # Absent entries sort after every present one whatever their value: a stable sort of the
+    # key alone does that when no present key is +inf or NaN, else sort by presence first.
+    if np.isfinite(key[mask]).all():
+        order = np.argsort(key, axis=-1, kind="stable")
+    else:
+        order = np.lexsort((key, ~mask), axis=-1)
     rank = np.empty_like(order)
     pos = np.broadcast_to(np.arange(values.shape[-1]), order.shape)
     np.put_along_axis(rank, order, pos, axis=-1)

@@ -29,6 +29,7 @@ from allora_sim.core.sortition import (
     calc_ema,
     find_top_n_by_score_desc,
     limit_forecast_elements,
+    rank_desc,
     score_emas_after_scoring,
     topic_quantile_of_instant_scores,
     update_active_score_emas,
@@ -452,6 +453,24 @@ def test_batch_draw_invariants(values, data) -> None:  # type: ignore[no-untyped
     assert sorted(r.ema_rank[cand].tolist()) == list(range(cand.sum()))
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.data())
+def test_rank_desc_sorts_absent_entries_last_with_any_values(data) -> None:  # type: ignore[no-untyped-def]
+    """The stable one-key sort rank_desc uses when every present value is finite agrees with
+    sorting by presence first; values of ±inf (the other path) still rank absent ones last."""
+    n = data.draw(st.integers(1, 9))
+    value = st.one_of(st.sampled_from([0.0, 1.0, -1.0, np.inf, -np.inf]), st.floats(-5, 5))
+    values = np.array(data.draw(st.lists(value, min_size=n, max_size=n)))
+    mask = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)))
+    rank = rank_desc(values, mask)
+    # reference: present values by descending value, ties to the lower index
+    present = [i for i in range(n) if mask[i]]
+    order = sorted(present, key=lambda i: (-values[i], i))
+    want = np.full(n, -1)
+    want[order] = np.arange(len(order))
+    np.testing.assert_array_equal(rank, want)
+
+
 # ---------------------------------------------------------------------------------------------
 # Forecast elements
 
@@ -480,6 +499,26 @@ def test_forecast_with_an_unregistered_inferer_is_dropped_entirely() -> None:
         np.array([0, 2]), np.array([True, True]), np.array([0.5, 0.4, 0.3]), 1, registered
     )
     assert not keep.any()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.data())
+def test_forecast_elements_one_per_inferer_are_the_top_n(data) -> None:  # type: ignore[no-untyped-def]
+    """Element j naming inferer j (the model's forecasts): the kept elements are exactly the top
+    ``cap`` present ones by EMA, what the model asks of find_top_n_by_score_desc."""
+    t, k, n = (
+        data.draw(st.integers(1, 3)),
+        data.draw(st.integers(1, 3)),
+        data.draw(st.integers(1, 8)),
+    )
+    ema_val = st.one_of(st.just(np.nan), st.sampled_from([0.0, 0.5]), st.floats(-2, 2))
+    ema = np.array(data.draw(st.lists(ema_val, min_size=t * n, max_size=t * n))).reshape(t, 1, n)
+    flags = data.draw(st.lists(st.booleans(), min_size=t * k * n, max_size=t * k * n))
+    present = np.array(flags).reshape(t, k, n)
+    cap = data.draw(st.integers(1, 6))
+    want = limit_forecast_elements(np.broadcast_to(np.arange(n), present.shape), present, ema, cap)
+    got, _ = find_top_n_by_score_desc(np.broadcast_to(ema, present.shape), present, cap)
+    np.testing.assert_array_equal(got, want)
 
 
 @settings(max_examples=200, deadline=None)
