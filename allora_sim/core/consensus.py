@@ -168,7 +168,7 @@ def reputer_consensus(
         coefficient: ``(B, M)`` stored listening coefficients, NaN = never set (default 1).
     """
     b, m, _ = losses.shape
-    reported = reported & member[:, :, None]
+    reported = np.logical_and(reported, member[:, :, None])
     entry = reported.any(axis=1)  # (B, E)
     # zero outside the member reputers' reported entries
     losses0 = losses * reported

@@ -31,7 +31,7 @@ import numpy as np
 
 from allora_sim.core import consensus, losses, regrets, rewards, scores, synthesis
 from allora_sim.core.bundle import ValueBundle
-from allora_sim.core.maths import Array, Mask, ema, quantile_of_decs
+from allora_sim.core.maths import Array, Mask, ema, quantile_of_decs, take_last
 from allora_sim.core.params import MechanismParams
 from allora_sim.core.synthesis import NetworkInferences, RegretStore
 
@@ -238,7 +238,7 @@ def _gather_index(old_ids: IntArray, new_ids: IntArray) -> IntArray:
 def _take(a: np.ndarray, idx: IntArray, fill: float) -> np.ndarray:
     if a.shape[-1] == 0:
         return np.full(idx.shape, fill, dtype=a.dtype)
-    got = np.take_along_axis(a, np.maximum(idx, 0), axis=-1)
+    got = take_last(a, np.maximum(idx, 0))
     return np.where(idx >= 0, got, np.asarray(fill, dtype=a.dtype))
 
 

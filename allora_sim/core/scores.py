@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from allora_sim.core.bundle import ValueBundle
-from allora_sim.core.maths import Array, Mask
+from allora_sim.core.maths import Array, Mask, take_last
 
 __all__ = [
     "append_score_history",
@@ -26,7 +26,7 @@ def compact_left(values: Array, mask: Mask) -> tuple[Array, np.ndarray]:
 
     Returns the compacted rows and the count per row."""
     order = np.argsort(~mask, axis=-1, kind="stable")
-    packed = np.take_along_axis(np.where(mask, values, np.nan), order, axis=-1)
+    packed = take_last(np.where(mask, values, np.nan), order)
     return packed, mask.sum(axis=-1)
 
 
@@ -70,10 +70,9 @@ def forecaster_scores(losses: ValueBundle) -> tuple[Array, Mask, Mask, Mask]:
     packed_out, _ = compact_left(out_score, oneout_ok)
     # Position of each one-in forecaster within the one-in list = index into the one-out list.
     pos = np.cumsum(onein_ok, axis=-1) - 1
-    paired = np.take_along_axis(
+    paired = take_last(
         np.concatenate([packed_out, np.full_like(packed_out[:, :1], np.nan)], axis=-1),
         np.clip(pos, 0, packed_out.shape[-1]),
-        axis=-1,
     )
     paired = np.where(onein_ok & (pos < n_out[:, None]), paired, np.nan)
     mismatch = (onein_ok & (pos >= n_out[:, None])).any(axis=-1)
@@ -107,11 +106,7 @@ def append_score_history(history: Array, score: Array, scored: Mask) -> Array:
     from_block = t < take[:, None]
     idx_block = np.minimum(offset[:, None] + t, packed.shape[-1] - 1) if packed.shape[-1] else t
     idx_old = np.clip(t - take[:, None], 0, w - 1)
-    block_vals = (
-        np.take_along_axis(packed, idx_block, axis=-1)
-        if packed.shape[-1]
-        else np.full_like(history, np.nan)
-    )
-    old_vals = np.take_along_axis(history, idx_old, axis=-1)
+    block_vals = take_last(packed, idx_block) if packed.shape[-1] else np.full_like(history, np.nan)
+    old_vals = take_last(history, idx_old)
     old_ok = (t - take[:, None]) < w
     return np.where(from_block, block_vals, np.where(old_ok, old_vals, np.nan))

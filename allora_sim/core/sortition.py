@@ -28,7 +28,7 @@ from enum import Enum, IntEnum
 
 import numpy as np
 
-from allora_sim.core.maths import Array, Mask, ema, quantile_of_decs
+from allora_sim.core.maths import Array, Mask, ema, quantile_of_decs, take_last
 from allora_sim.core.params import ModuleParams, TopicParams
 
 __all__ = [
@@ -558,13 +558,13 @@ def limit_forecast_elements(
     safe = np.broadcast_to(safe, (*lead, inferer.shape[-1]))
     present = np.broadcast_to(present, safe.shape)
     ema_b = np.broadcast_to(np.nan_to_num(ema, nan=0.0), (*lead, n))
-    element_ema = np.take_along_axis(ema_b, safe, axis=-1)
+    element_ema = take_last(ema_b, safe)
     top = rank_desc(element_ema, present) < max_elements
 
     # First element per inferer among the present ones (stable sort keeps element order).
     key = np.where(present, safe, n)
     order = np.argsort(key, axis=-1, kind="stable")
-    sorted_key = np.take_along_axis(key, order, axis=-1)
+    sorted_key = take_last(key, order)
     head = np.ones(sorted_key.shape, dtype=bool)
     head[..., 1:] = sorted_key[..., 1:] != sorted_key[..., :-1]
     first = np.empty_like(head)
@@ -574,7 +574,7 @@ def limit_forecast_elements(
     keep = present & first & top
     if registered is not None:
         reg = np.broadcast_to(np.asarray(registered, dtype=bool), (*lead, n))
-        unregistered = present & ~np.take_along_axis(reg, safe, axis=-1)
+        unregistered = present & ~take_last(reg, safe)
         keep = keep & ~unregistered.any(axis=-1, keepdims=True)
     return keep
 

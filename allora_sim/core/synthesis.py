@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from allora_sim.core.bundle import ValueBundle
-from allora_sim.core.maths import Array, Mask, masked_median, masked_std
+from allora_sim.core.maths import Array, Mask, masked_median, masked_std, take_last
 
 __all__ = [
     "ERROR_BAR_PERCENTILES",
@@ -152,14 +152,13 @@ def forecast_implied_inferences(
     order = np.argsort(~element, axis=-1, kind="stable")[..., :e_max]  # (B, K, E)
     # Element slot axis first, (E, ...): the weights' sums and maximum over a forecast's few
     # elements then add whole rows instead of reducing many short rows.
-    valid = np.take_along_axis(element, order, axis=-1).transpose(2, 0, 1)  # (E, B, K)
-    regret = np.take_along_axis(network_loss[:, None, None] - forecast, order, axis=-1)
-    value = np.take_along_axis(
+    valid = take_last(element, order).transpose(2, 0, 1)  # (E, B, K)
+    regret = take_last(network_loss[:, None, None] - forecast, order)
+    value = take_last(
         np.broadcast_to(
             np.where(np.isfinite(inference), inference, 0.0)[:, None, :], forecast.shape
         ),
         order,
-        axis=-1,
     ).transpose(2, 0, 1)
     # Context 0: every element; context 1 + s: element slot s withheld.
     kept = np.concatenate([np.ones((e_max, 1), dtype=bool), ~np.eye(e_max, dtype=bool)], axis=1)
@@ -236,27 +235,27 @@ def weighted_percentiles(values: Array, weights: Array, valid: Mask, percentiles
     if values.shape[-1] == 0:
         return np.full((values.shape[0], len(percentiles)), np.nan)
     order = np.argsort(np.where(valid, values, np.inf), axis=-1, kind="stable")
-    v = np.take_along_axis(values, order, axis=-1)
-    w = np.take_along_axis(np.where(valid, weights, 0.0), order, axis=-1)
-    ok = np.take_along_axis(valid, order, axis=-1)
+    v = take_last(values, order)
+    w = take_last(np.where(valid, weights, 0.0), order)
+    ok = take_last(valid, order)
     n = ok.sum(axis=-1)
     csw = np.cumsum(w, axis=-1)
-    total = np.take_along_axis(csw, np.maximum(n - 1, 0)[:, None], axis=-1)
+    total = take_last(csw, np.maximum(n - 1, 0)[:, None])
     with np.errstate(invalid="ignore", divide="ignore"):
         xp = np.where(ok, (csw - w / 2.0) / total, np.inf)
     q = (percentiles / 100.0)[None, :]  # (1, Q)
     last = np.maximum(n - 1, 0)[:, None]
     x_first = xp[:, :1]
-    x_last = np.take_along_axis(xp, last, axis=-1)
+    x_last = take_last(xp, last)
     v_first = v[:, :1]
-    v_last = np.take_along_axis(v, last, axis=-1)
+    v_last = take_last(v, last)
     # j = number of interior knots xp[1..n-1] at or below q (sort.Search in the chain)
     j = (xp[:, None, 1:] <= q[:, :, None]).sum(axis=-1)  # (B, Q)
     j1 = np.minimum(j + 1, np.maximum(n - 1, 0)[:, None])
-    xj = np.take_along_axis(xp, j, axis=-1)
-    xj1 = np.take_along_axis(xp, j1, axis=-1)
-    vj = np.take_along_axis(v, j, axis=-1)
-    vj1 = np.take_along_axis(v, j1, axis=-1)
+    xj = take_last(xp, j)
+    xj1 = take_last(xp, j1)
+    vj = take_last(v, j)
+    vj1 = take_last(v, j1)
     with np.errstate(invalid="ignore", divide="ignore"):
         t = (q - xj) / (xj1 - xj)
         inner = vj * (1.0 - t) + vj1 * t
