@@ -169,7 +169,7 @@ def reputer_consensus(
     """
     b, m, _ = losses.shape
     reported = np.logical_and(reported, member[:, :, None])
-    entry = reported.any(axis=1)  # (B, E)
+    entry: np.ndarray = np.asarray(reported.any(axis=1))  # (B, E)
     # zero outside the member reputers' reported entries
     losses0 = losses * reported
     # Topics where every reputer reported every entry take the Gram-matrix path.
