@@ -45,7 +45,7 @@ from allora_sim.config import Scenario
 from allora_sim.core import EpochInputs, TopicState, ValueBundle, run_topic_epoch, synthesize
 from allora_sim.core import topics as core_topics
 from allora_sim.core.rewards import payouts_uallo_rows
-from allora_sim.core.sortition import find_top_n_by_score_desc
+from allora_sim.core.sortition import top_n_by_score_desc
 from allora_sim.core.store import gather, scatter
 from allora_sim.economy.network import Economy, uallo
 from allora_sim.recorder import Recorder
@@ -328,7 +328,7 @@ class AlloraModel(mesa.Model):
         # ``limit`` present elements by their inferer's EMA (limit_forecast_elements)
         present = np.isfinite(forecast)
         ema = np.broadcast_to(self.sets.ema("inferers")[:, None, :], forecast.shape)
-        keep, _ = find_top_n_by_score_desc(ema, present, limit)
+        keep = top_n_by_score_desc(ema, present, limit)
         return np.where(keep, forecast, np.nan)
 
     def _synthesize(self, part: TopicState, inference: np.ndarray, forecast: np.ndarray) -> Any:

@@ -286,33 +286,40 @@ class HistoryParams:
 
 
 class _LossTracker(ForecasterBehaviour):
-    """Shared state: per member, an EWMA of each inferer's revealed losses, overall and per
-    regime (regimes are tracked up to 16)."""
+    """Shared state: an EWMA of each inferer's revealed losses, overall and per regime (regimes
+    are tracked up to 16). Members of the group in one topic see the same losses with the same
+    ``alpha``, so the track record is kept once per topic (``self.topic_row`` maps members)."""
 
     regimes = 16
 
     def setup(self) -> None:
+        self.tracked, self.topic_row = np.unique(self.topics, return_inverse=True)
         self.overall: np.ndarray | None = None
         self.by_regime: np.ndarray | None = None
 
     def _ensure(self, n: int) -> None:
         if self.overall is None or self.overall.shape[1] != n:
-            self.overall = np.full((self.size, n), np.nan)
-            self.by_regime = np.full((self.size, self.regimes, n), np.nan)
+            self.overall = np.full((self.tracked.size, n), np.nan)
+            self.by_regime = np.full((self.tracked.size, self.regimes, n), np.nan)
 
     def observe(self, rev: Revealed, alpha: float) -> None:
         n = rev.inferer_loss.shape[1]
         self._ensure(n)
         assert self.overall is not None and self.by_regime is not None
-        loss = rev.inferer_loss[self.topics]  # (members, N)
+        loss = rev.inferer_loss[self.tracked]  # (topics, N)
         ok = np.isfinite(loss)
         upd = np.where(np.isfinite(self.overall), alpha * loss + (1 - alpha) * self.overall, loss)
         self.overall = np.where(ok, upd, self.overall)
-        reg = np.clip(rev.context[self.topics], 0, self.regimes - 1).astype(int)
-        rows = np.arange(self.size)
+        reg = np.clip(rev.context[self.tracked], 0, self.regimes - 1).astype(int)
+        rows = np.arange(self.tracked.size)
         cur = self.by_regime[rows, reg]
         upd = np.where(np.isfinite(cur), alpha * loss + (1 - alpha) * cur, loss)
         self.by_regime[rows, reg] = np.where(ok, upd, cur)
+
+    def _noise(self, shape: tuple[int, ...]) -> np.ndarray | float:
+        """The forecast's Gaussian noise (none drawn when ``noise`` is 0)."""
+        sd = self.params.noise
+        return self.rng.normal(0.0, sd, shape) if sd > 0 else 0.0
 
 
 class NaiveHistory(_LossTracker):
@@ -326,8 +333,8 @@ class NaiveHistory(_LossTracker):
             self.observe(ctx.revealed, self.params.alpha)
         self._ensure(ctx.n_inferers)
         assert self.overall is not None
-        noise = self.rng.normal(0.0, self.params.noise, self.overall.shape)
-        return self.overall + noise
+        mine = self.overall[self.topic_row]
+        return mine + self._noise(mine.shape)
 
 
 @dataclass(frozen=True)
@@ -363,12 +370,11 @@ class ContextAware(_LossTracker):
             self.observe(ctx.revealed, self.params.alpha)
         self._ensure(ctx.n_inferers)
         assert self.overall is not None and self.by_regime is not None
-        reg = np.clip(ctx.context[self.topics], 0, self.regimes - 1).astype(int)
-        here = self.by_regime[np.arange(self.size), reg]
-        here = np.where(np.isfinite(here), here, self.overall)
+        reg = np.clip(ctx.context[self.tracked], 0, self.regimes - 1).astype(int)
+        here = self.by_regime[np.arange(self.tracked.size), reg]
+        here = np.where(np.isfinite(here), here, self.overall)[self.topic_row]
         s = self.sensitivity[:, None]
-        noise = self.rng.normal(0.0, self.params.noise, here.shape)
-        return s * here + (1 - s) * self.overall + noise
+        return s * here + (1 - s) * self.overall[self.topic_row] + self._noise(here.shape)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -49,6 +49,7 @@ __all__ = [
     "limit_forecast_elements",
     "rank_desc",
     "score_emas_after_scoring",
+    "top_n_by_score_desc",
     "topic_quantile_of_instant_scores",
     "update_active_score_emas",
 ]
@@ -515,6 +516,31 @@ def find_top_n_by_score_desc(scores: Array, present: Mask, n: int | Array) -> tu
     n_arr = _check_count("n", n)
     rank = rank_desc(np.nan_to_num(scores, nan=0.0), present)
     return present & (rank < n_arr[..., None]), rank
+
+
+def top_n_by_score_desc(scores: Array, present: Mask, n: int) -> Mask:
+    """The ``is_top`` mask of :func:`find_top_n_by_score_desc` for one ``n``, without ranking
+    everyone: a partition finds the n-th largest score per row, the scores above it are in and
+    the ties at it are taken in index order (ties to the lower index, as there). O(length) per
+    row instead of a sort — what selecting 12 of thousands of elements needs.
+    """
+    s = np.nan_to_num(_float_array("scores", scores, allow_nan=True), nan=0.0)
+    present = _check_mask("present", present, s.shape)
+    if isinstance(n, bool) or not isinstance(n, int | np.integer) or n < 0:
+        raise ValueError(f"n = {n!r} is invalid: must be one non-negative integer")
+    length = s.shape[-1]
+    if n >= length:
+        return present.copy()
+    if n == 0:
+        return np.zeros(s.shape, dtype=bool)
+    # on negated scores the n-th largest is the n-th smallest: numpy selects a small k much
+    # faster when most scores tie (inferers without an EMA all read 0); absent entries at +inf
+    neg = np.where(present, -s, np.inf)
+    kth = np.partition(neg, n - 1, axis=-1)[..., n - 1, None]
+    above = neg < kth
+    tie = present & (neg == kth)
+    room = n - above.sum(axis=-1, keepdims=True)
+    return above | (tie & (np.cumsum(tie, axis=-1) <= room))
 
 
 def limit_forecast_elements(

@@ -31,6 +31,7 @@ from allora_sim.core.sortition import (
     limit_forecast_elements,
     rank_desc,
     score_emas_after_scoring,
+    top_n_by_score_desc,
     topic_quantile_of_instant_scores,
     update_active_score_emas,
 )
@@ -501,6 +502,31 @@ def test_forecast_with_an_unregistered_inferer_is_dropped_entirely() -> None:
     assert not keep.any()
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.data())
+def test_top_n_by_partition_equals_the_ranked_top_n(data) -> None:  # type: ignore[no-untyped-def]
+    """The partition form selects exactly the ranked form's top n: ties at the n-th score to
+    the lower index, NaN read as 0, absent entries never, everyone when n exceeds the row."""
+    rows, length = data.draw(st.integers(1, 4)), data.draw(st.integers(1, 12))
+    value = st.one_of(st.just(np.nan), st.sampled_from([0.0, 1.0, -1.0]), st.floats(-3, 3))
+    scores = np.array(data.draw(st.lists(value, min_size=rows * length, max_size=rows * length)))
+    scores = scores.reshape(rows, length)
+    flags = data.draw(st.lists(st.booleans(), min_size=rows * length, max_size=rows * length))
+    present = np.array(flags).reshape(rows, length)
+    n = data.draw(st.integers(0, 14))
+    want, _ = find_top_n_by_score_desc(scores, present, n)
+    np.testing.assert_array_equal(top_n_by_score_desc(scores, present, n), want)
+
+
+def test_top_n_by_partition_rejects_a_bad_n() -> None:
+    with pytest.raises(ValueError, match="n = -1 is invalid"):
+        top_n_by_score_desc(np.zeros(3), np.ones(3, bool), -1)
+    with pytest.raises(ValueError, match=r"n = 2\.0 is invalid"):
+        top_n_by_score_desc(np.zeros(3), np.ones(3, bool), 2.0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="scores = "):
+        top_n_by_score_desc(np.array([0.0, np.inf]), np.ones(2, bool), 1)
+
+
 @settings(max_examples=100, deadline=None)
 @given(st.data())
 def test_forecast_elements_one_per_inferer_are_the_top_n(data) -> None:  # type: ignore[no-untyped-def]
@@ -519,6 +545,9 @@ def test_forecast_elements_one_per_inferer_are_the_top_n(data) -> None:  # type:
     want = limit_forecast_elements(np.broadcast_to(np.arange(n), present.shape), present, ema, cap)
     got, _ = find_top_n_by_score_desc(np.broadcast_to(ema, present.shape), present, cap)
     np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(
+        top_n_by_score_desc(np.broadcast_to(ema, present.shape), present, cap), want
+    )
 
 
 @settings(max_examples=200, deadline=None)

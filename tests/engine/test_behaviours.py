@@ -1,0 +1,82 @@
+"""Forecaster track records: EWMAs of revealed losses, overall and per regime."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from allora_sim.agents.behaviours import (
+    ContextAware,
+    ContextParams,
+    EpochContext,
+    HistoryParams,
+    NaiveHistory,
+    Revealed,
+)
+
+
+def _ctx(epoch: int, context: list[int], revealed: Revealed | None) -> EpochContext:
+    t = len(context)
+    return EpochContext(
+        epoch=epoch,
+        truth=np.zeros(t),
+        context=np.array(context),
+        n_contexts=2,
+        scale=np.ones(t),
+        n_inferers=3,
+        revealed=revealed,
+        loss=None,
+    )
+
+
+def _revealed(epoch: int, context: list[int], loss: np.ndarray) -> Revealed:
+    t = loss.shape[0]
+    return Revealed(
+        epoch=epoch,
+        truth=np.zeros(t),
+        context=np.array(context),
+        inference=np.zeros_like(loss),
+        inferer_loss=loss,
+        network_loss=np.zeros(t),
+    )
+
+
+# members: two in topic 1, one in topic 0 (the group spans topics in any order)
+TOPICS = np.array([1, 0, 1])
+SLOTS = np.array([0, 0, 1])
+L1 = np.array([[-1.0, -2.0, np.nan], [-3.0, -1.5, -2.5]])  # revealed in regime (0, 1)
+L2 = np.array([[-2.0, -1.0, -4.0], [-1.0, np.nan, -0.5]])  # revealed in regime (0, 0)
+
+
+def test_naive_history_forecasts_each_topics_ewma_of_revealed_losses() -> None:
+    a = 0.25
+    g = NaiveHistory(HistoryParams(alpha=a), TOPICS, SLOTS, np.random.default_rng(0))
+    g.forecast(_ctx(0, [0, 0], None))
+    g.forecast(_ctx(1, [0, 1], _revealed(0, [0, 1], L1)))
+    got = g.forecast(_ctx(2, [0, 0], _revealed(1, [0, 0], L2)))
+    # first loss starts the EWMA; a missing loss keeps it; NaN until a loss is seen
+    want = np.where(np.isnan(L1), L2, np.where(np.isnan(L2), L1, a * L2 + (1 - a) * L1))
+    np.testing.assert_array_equal(got, want[TOPICS])
+
+
+def test_context_aware_forecast_mixes_the_current_regimes_record_and_the_overall_one() -> None:
+    a = 0.5
+    g = ContextAware(
+        ContextParams(alpha=a, sensitivity=1.0), TOPICS, SLOTS, np.random.default_rng(0)
+    )
+    g.forecast(_ctx(0, [0, 0], None))
+    g.forecast(_ctx(1, [0, 1], _revealed(0, [0, 1], L1)))
+    g.forecast(_ctx(2, [0, 0], _revealed(1, [0, 0], L2)))
+    # topic 0 saw regime 0 twice; topic 1 saw regime 1 then regime 0
+    overall = np.where(np.isnan(L1), L2, np.where(np.isnan(L2), L1, a * L2 + (1 - a) * L1))
+    in_regime_1 = np.array([overall[0], L1[1]])  # topic 1's only regime-1 record is L1
+    got = g.forecast(_ctx(3, [0, 1], None))
+    np.testing.assert_array_equal(got, in_regime_1[TOPICS])
+    # sensitivity 0: the overall record whatever the regime
+    g0 = ContextAware(
+        ContextParams(alpha=a, sensitivity=0.0), TOPICS, SLOTS, np.random.default_rng(0)
+    )
+    for e, (ctx, rev) in enumerate(
+        [([0, 0], None), ([0, 1], (0, [0, 1], L1)), ([0, 0], (1, [0, 0], L2))]
+    ):
+        g0.forecast(_ctx(e, ctx, None if rev is None else _revealed(*rev)))
+    np.testing.assert_array_equal(g0.forecast(_ctx(3, [0, 1], None)), overall[TOPICS])
