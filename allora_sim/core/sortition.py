@@ -252,6 +252,13 @@ class AdmissionRound:
     lowest: LowestScoreEma | None
 
 
+def _calc_ema_scalar(alpha: float, current: float, previous: float, first_time: bool) -> float:
+    """:func:`calc_ema` of one value in plain floats (the same IEEE operations)."""
+    if first_time or current == previous:
+        return current
+    return alpha * current + (1.0 - alpha) * previous
+
+
 def _first_lowest(value: Array, member: Mask) -> int:
     """``GetLowestScoreFromAll*`` over the members in ascending address order: the first
     minimum wins (strict ``Gt`` replaces)."""
@@ -290,6 +297,7 @@ def _passive_stretch(
 
 def _passive_updates(
     seg: np.ndarray,
+    no_repeats: bool,
     member: Mask,
     value: Array,
     block: np.ndarray,
@@ -304,16 +312,22 @@ def _passive_updates(
     """A stretch of submissions none of which beats the cached lowest (in place): members are
     rejected as already active, EMAs written at this nonce (including a repeat's, written by its
     first occurrence here) as already updated, and everyone else gets the passive update
-    ``EMA_α(last_quantile, own EMA)`` stamped ``nonce``."""
-    candidate = ~member[seg] & (block[seg] < nonce)
-    _, first = np.unique(seg, return_index=True)
-    is_first = np.zeros(seg.size, dtype=bool)
-    is_first[first] = True
-    upd = candidate & is_first
+    ``EMA_α(last_quantile, own EMA)`` stamped ``nonce``. ``no_repeats``: every participant
+    submits once in the round (no first occurrences to find)."""
+    upd = ~member[seg] & (block[seg] < nonce)
+    if not no_repeats:
+        _, first = np.unique(seg, return_index=True)
+        is_first = np.zeros(seg.size, dtype=bool)
+        is_first[first] = True
+        upd &= is_first
     admission[~member[seg] & ~upd] = Admission.EMA_ALREADY_UPDATED
     who = seg[upd]
     prev, prev_block = value[who], block[who]
-    value[who] = calc_ema(alpha, last_quantile, prev, (prev_block == 0) & (prev == 0.0))
+    # calc_ema(alpha, last_quantile, prev, first time) on finite values, inlined (no error state
+    # to manage): same operations in the same order
+    q = float(last_quantile)
+    plain = ((prev_block == 0) & (prev == 0.0)) | (prev == q)
+    value[who] = np.where(plain, q, alpha * q + (1.0 - alpha) * prev)
     block[who] = nonce
     stored[who] = True
     updated[who] = True
@@ -440,6 +454,7 @@ def admit_submissions(
         if b > a:
             _passive_updates(
                 arr[a:b],
+                distinct.size == arr.size,
                 member,
                 value,
                 block,
@@ -457,9 +472,7 @@ def admit_submissions(
         # participant loses its place (if it still has one).
         loser = lowest.participant
         first_time = lowest.block == 0 and lowest.score == 0.0
-        value[loser] = calc_ema(
-            alpha, np.float64(last_quantile), np.float64(lowest.score), first_time
-        )
+        value[loser] = _calc_ema_scalar(alpha, float(last_quantile), lowest.score, first_time)
         block[loser], stored[loser], updated[loser] = nonce, True, True
         passive[a] = loser
         if member[loser]:

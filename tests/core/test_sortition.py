@@ -364,6 +364,23 @@ def test_stretches_of_passive_updates_match_the_one_by_one_loop(case, stale, who
     assert r.lowest == last
 
 
+@settings(max_examples=300, deadline=None)
+@given(rounds(), st.booleans(), st.integers(0, 8))
+def test_a_round_without_repeats_matches_the_one_by_one_loop(case, stale, who) -> None:  # type: ignore[no-untyped-def]
+    """Every participant submitting once (the model's rounds, where repeats need no search)."""
+    state, _, cap, q = case
+    n = len(state.value)
+    order = np.random.default_rng(who).permutation(n).astype(np.intp)
+    lowest = LowestScoreEma(who % n, float(state.value[who % n]) - 0.05, 3) if stale else None
+    r = admit_submissions(order, state, lowest, q, 0.1, cap, nonce=10)
+    member, value, block, codes, last = _one_by_one(order, state, lowest, q, 0.1, cap, 10)
+    np.testing.assert_array_equal(r.active, member)
+    np.testing.assert_array_equal(r.emas.value, value)
+    np.testing.assert_array_equal(r.emas.block, block)
+    np.testing.assert_array_equal(r.admission, np.array(codes, dtype=np.int8))
+    assert r.lowest == last
+
+
 # ---------------------------------------------------------------------------------------------
 # Batch top-N
 
