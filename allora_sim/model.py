@@ -327,8 +327,14 @@ class AlloraModel(mesa.Model):
         # element j names inferer j (no duplicates), so the chain's rule is the top
         # ``limit`` present elements by their inferer's EMA (limit_forecast_elements)
         present = np.isfinite(forecast)
-        ema = np.broadcast_to(self.sets.ema("inferers")[:, None, :], forecast.shape)
-        keep = top_n_by_score_desc(ema, present, limit)
+        ema = self.sets.ema("inferers")  # (T, N)
+        # a forecast naming every inferer keeps its topic's top inferers: one selection per
+        # topic; forecasts naming only some select among those
+        keep = present & top_n_by_score_desc(ema, np.ones(ema.shape, bool), limit)[:, None, :]
+        partial = present.any(axis=-1) & ~present.all(axis=-1)
+        if partial.any():
+            t, k = np.nonzero(partial)
+            keep[t, k] = top_n_by_score_desc(ema[t], present[t, k], limit)
         return np.where(keep, forecast, np.nan)
 
     def _synthesize(self, part: TopicState, inference: np.ndarray, forecast: np.ndarray) -> Any:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 import allora_sim
+from allora_sim.core.sortition import limit_forecast_elements
 from allora_sim.model import AlloraModel
 
 
@@ -56,3 +58,35 @@ def test_improvers_climb_in_and_degraders_fall_out() -> None:
     assert share.loc["improver", True] > share.loc["crowd", True], share
     assert share.loc["degrader", True] < share.loc["degrader", False] - 0.15, share
     assert share.loc["degrader", True] < share.loc["crowd", True], share
+
+
+def test_forecast_elements_follow_the_chain_rule_for_full_and_partial_forecasts() -> None:
+    """The model's element limit (one selection per topic for forecasts naming every inferer)
+    keeps what ``limit_forecast_elements`` keeps, forecast by forecast, also for forecasts that
+    name only some inferers."""
+    m = AlloraModel(
+        allora_sim.scenario(
+            "epochs=8",
+            "n_topics=3",
+            "output.progress=false",
+            "population.inferers.0.count=30",
+        )
+    )
+    m.run(6)  # some score EMAs stored, others still absent (read as 0)
+    t, k, n = m.n_topics, m.sizes[1], m.sizes[0]
+    rng = np.random.default_rng(5)
+    forecast = rng.normal(size=(t, k, n))
+    forecast[0, 0, rng.random(n) < 0.5] = np.nan  # partial
+    forecast[1, 1, : n - 1] = np.nan  # a single element
+    forecast[2, 0] = np.nan  # none
+    limit = m.params.module.max_elements_per_forecast
+    ema = m.sets.ema("inferers")
+    got = m._limit_elements(forecast)
+    for topic in range(t):
+        for f in range(k):
+            keep = limit_forecast_elements(
+                np.arange(n), np.isfinite(forecast[topic, f]), ema[topic], limit
+            )
+            want = np.where(keep, forecast[topic, f], np.nan)
+            np.testing.assert_array_equal(got[topic, f], want)
+    assert np.isfinite(got[0, 1]).sum() == limit
