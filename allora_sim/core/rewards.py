@@ -173,8 +173,12 @@ def payouts_uallo_rows(rewards: np.ndarray, available: Sequence[int]) -> list[li
     clean = np.trunc(np.where(np.isfinite(rewards) & (rewards > 0.0), rewards, 0.0))
     if clean.size == 0 or clean.max() < 2.0**63:  # exact in int64: let numpy make the ints
         rows = clean.astype(np.int64).tolist()
-    else:
-        rows = [[int(x) for x in row] for row in clean.tolist()]
+    else:  # numpy makes the ints below 2^63, Python's int() the larger ones
+        small = clean < 2.0**63
+        ints = np.where(small, clean, 0.0).astype(np.int64).astype(object)
+        big = np.flatnonzero(~small)
+        ints.reshape(-1)[big] = [int(x) for x in clean.reshape(-1)[big].tolist()]
+        rows = ints.tolist()
     for t, out in enumerate(rows):
         excess = sum(out) - int(available[t])
         if excess <= 0:

@@ -19,6 +19,7 @@ from allora_sim.core.rewards import (
     forecasting_utility,
     normalization_factor,
     payouts_uallo,
+    payouts_uallo_rows,
     reputer_reward_fractions,
     smoothed_fractions_and_entropy,
     worker_reward_fractions,
@@ -278,6 +279,10 @@ def test_delegator_cut_truncates_and_payouts_never_exceed_available() -> None:
     # exact on either side of int64's range (numpy's conversion below 2^63, Python's above)
     assert payouts_uallo(np.array([9.2e18, 1.5]), 10**20) == [9_200_000_000_000_000_000, 1]
     assert payouts_uallo(np.array([1e19, 1.5]), 10**20) == [10_000_000_000_000_000_000, 1]
+    mixed = np.array([[2.0**63 - 1024.0, 2.0**63, 3.7, 4.5e20, np.nan, 2.0**70 + 2.0**18]])
+    got = payouts_uallo_rows(mixed, [10**24])[0]
+    assert got == [2**63 - 1024, 2**63, 3, 450_000_000_000_000_000_000, 0, 2**70 + 2**18]
+    assert all(type(x) is int for x in got)
 
 
 def test_flat_bundle_round_trips_in_extract_values_order() -> None:
