@@ -47,9 +47,13 @@ def _totals(index: np.ndarray, amounts: list[int]) -> tuple[np.ndarray, np.ndarr
     """Per distinct account in ``index``: the sum of its ``amounts`` (exact Python ints)."""
     if index.size and index.min() == index.max():  # one account (e.g. the rewards account)
         return index[:1], np.array([sum(amounts)], dtype=object)
-    order = np.argsort(index, kind="stable")
-    keys = index[order]
-    if keys.size < 2 or (keys[1:] != keys[:-1]).all():  # all distinct: no summing needed
+    # all distinct (no summing needed): seen at once when ascending (agents' accounts in
+    # topic and slot order), else by sorting
+    distinct = index.size < 2 or bool((index[1:] > index[:-1]).all())
+    if not distinct:
+        keys = np.sort(index, kind="stable")
+        distinct = bool((keys[1:] != keys[:-1]).all())
+    if distinct:
         out = np.empty(len(amounts), dtype=object)
         out[:] = amounts
         return index, out

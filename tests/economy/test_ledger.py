@@ -71,3 +71,38 @@ def test_random_transfers_conserve_exactly(moves) -> None:
             pass
         assert (led.balances >= 0).all()
     led.check()
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 4), st.integers(0, 4), st.integers(0, 10**22)),
+        min_size=1,
+        max_size=12,
+    )
+)
+def test_batched_transfers_equal_summed_debits_and_credits(moves) -> None:
+    """``transfer_many`` with repeated, ascending or unordered accounts: all or nothing, each
+    account debited its summed amounts against its balance before any credit arrives."""
+    led = Ledger(MAX)
+    led.open_many(["v", "w", "x", "y", "z"], [10**22, 10**21, 3 * 10**22, 0, 5])
+    led.set_genesis_pools(unminted=MAX - 4 * 10**22 - 10**21 - 5, locked={})
+    before = led.balances.tolist()
+    src = np.array([m[0] for m in moves])
+    dst = np.array([m[1] for m in moves])
+    amounts = [m[2] for m in moves]
+    debit: dict[int, int] = {}
+    for s, a in zip(src.tolist(), amounts, strict=True):
+        debit[s] = debit.get(s, 0) + a
+    if any(before[s] < d for s, d in debit.items()):
+        with pytest.raises(LedgerError, match="would go negative"):
+            led.transfer_many(src, dst, amounts)
+        assert led.balances.tolist() == before
+        return
+    led.transfer_many(src, dst, amounts)
+    want = list(before)
+    for s, d, a in moves:
+        want[s] -= a
+        want[d] += a
+    assert led.balances.tolist() == want
+    led.check()
