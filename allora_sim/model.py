@@ -469,8 +469,12 @@ class AlloraModel(mesa.Model):
             if t.size == 0:
                 continue
             slots = ids[t, i]
-            # the store is aligned to the ever-active ids: find each slot's column
-            col = np.argmax(ema_ids[t] == slots[:, None], axis=1)
+            # the store is aligned to the ever-active ids: find each slot's column (the same
+            # column when the store holds exactly this epoch's participants)
+            if np.array_equal(ema_ids, ids):
+                col = i
+            else:
+                col = np.argmax(ema_ids[t] == slots[:, None], axis=1)
             self.sets.write(cls, t, slots, ema[t, col], pend.nonce)
 
     def _book(self, outcome: Any, pend: _Pending, rep_ids: np.ndarray) -> None:
