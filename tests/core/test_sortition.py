@@ -353,10 +353,15 @@ def test_stretches_of_passive_updates_match_the_one_by_one_loop(case, stale, who
     repeats, EMAs already written at the nonce and a stale cache from an earlier round."""
     state, arrivals, cap, q = case
     n = len(state.value)
-    lowest = LowestScoreEma(who % n, float(state.value[who % n]) - 0.05, 3) if stale else None
     long = np.concatenate([arrivals, np.random.default_rng(who).integers(0, n, 200)])
-    r = admit_submissions(long, state, lowest, q, 0.1, cap, nonce=10)
-    member, value, block, codes, last = _one_by_one(long, state, lowest, q, 0.1, cap, 10)
+    _check_against_one_by_one(long, state, cap, q, stale, who)
+
+
+def _check_against_one_by_one(arrivals, state, cap, q, stale, who) -> None:  # type: ignore[no-untyped-def]
+    n = len(state.value)
+    lowest = LowestScoreEma(who % n, float(state.value[who % n]) - 0.05, 3) if stale else None
+    r = admit_submissions(arrivals, state, lowest, q, 0.1, cap, nonce=10)
+    member, value, block, codes, last = _one_by_one(arrivals, state, lowest, q, 0.1, cap, 10)
     np.testing.assert_array_equal(r.active, member)
     np.testing.assert_array_equal(r.emas.value, value)
     np.testing.assert_array_equal(r.emas.block, block)
@@ -369,16 +374,8 @@ def test_stretches_of_passive_updates_match_the_one_by_one_loop(case, stale, who
 def test_a_round_without_repeats_matches_the_one_by_one_loop(case, stale, who) -> None:  # type: ignore[no-untyped-def]
     """Every participant submitting once (the model's rounds, where repeats need no search)."""
     state, _, cap, q = case
-    n = len(state.value)
-    order = np.random.default_rng(who).permutation(n).astype(np.intp)
-    lowest = LowestScoreEma(who % n, float(state.value[who % n]) - 0.05, 3) if stale else None
-    r = admit_submissions(order, state, lowest, q, 0.1, cap, nonce=10)
-    member, value, block, codes, last = _one_by_one(order, state, lowest, q, 0.1, cap, 10)
-    np.testing.assert_array_equal(r.active, member)
-    np.testing.assert_array_equal(r.emas.value, value)
-    np.testing.assert_array_equal(r.emas.block, block)
-    np.testing.assert_array_equal(r.admission, np.array(codes, dtype=np.int8))
-    assert r.lowest == last
+    order = np.random.default_rng(who).permutation(len(state.value)).astype(np.intp)
+    _check_against_one_by_one(order, state, cap, q, stale, who)
 
 
 # ---------------------------------------------------------------------------------------------
