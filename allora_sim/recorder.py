@@ -174,34 +174,35 @@ class Recorder:
         best = np.min(np.where(finite, inf_loss, np.inf), axis=1, initial=np.inf)
         best = np.where(np.isfinite(best), best, np.nan)
         median = masked_median(inf_loss, finite)
-        self._epochs.append(
-            {
-                "run": np.full(t, self.run),
-                "topic": np.arange(t),
-                "epoch": np.full(t, epoch),
-                "target": truth,
-                "context": context,
-                "network_inference": net.combined,
-                "naive_inference": net.naive,
-                "network_loss": exact.combined,
-                "naive_loss": exact.naive,
-                "best_inferer_loss": best,
-                "median_inferer_loss": median,
-                "chain_network_loss": outcome.network_losses.combined,
-                "chain_naive_loss": outcome.network_losses.naive,
-                "inferers_entropy": outcome.inferers_entropy,
-                "forecasters_entropy": outcome.forecasters_entropy,
-                "reputers_entropy": outcome.reputers_entropy,
-                "chi": outcome.chi,
-                "gamma": outcome.gamma,
-                "inferers_reward": outcome.inferers_reward / UALLO,
-                "forecasters_reward": outcome.forecasters_reward / UALLO,
-                "reputers_reward": outcome.reputers_reward / UALLO,
-                "topic_reward": self.model.topic_reward / UALLO,
-                "fees": fees,
-                "reward_error": outcome.reward_error,
-            }
-        )
+        row = {
+            "run": np.full(t, self.run),
+            "topic": np.arange(t),
+            "epoch": np.full(t, epoch),
+            "target": truth,
+            "context": context,
+            "network_inference": net.combined,
+            "naive_inference": net.naive,
+            "network_loss": exact.combined,
+            "naive_loss": exact.naive,
+            "best_inferer_loss": best,
+            "median_inferer_loss": median,
+            "chain_network_loss": outcome.network_losses.combined,
+            "chain_naive_loss": outcome.network_losses.naive,
+            "inferers_entropy": outcome.inferers_entropy,
+            "forecasters_entropy": outcome.forecasters_entropy,
+            "reputers_entropy": outcome.reputers_entropy,
+            "chi": outcome.chi,
+            "gamma": outcome.gamma,
+            "inferers_reward": outcome.inferers_reward / UALLO,
+            "forecasters_reward": outcome.forecasters_reward / UALLO,
+            "reputers_reward": outcome.reputers_reward / UALLO,
+            "topic_reward": self.model.topic_reward / UALLO,
+            "fees": fees,
+            "reward_error": outcome.reward_error,
+        }
+        # own copies: many columns are views into an epoch's whole value or loss bundle,
+        # which a buffered row must not keep alive
+        self._epochs.append({k: np.array(v) for k, v in row.items()})
         if not self.record_agents:
             return
         m = self.model

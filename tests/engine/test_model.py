@@ -25,6 +25,17 @@ def test_same_seed_same_tables_different_seed_differs() -> None:
     assert not a.epochs_frame()["network_inference"].equals(c.epochs_frame()["network_inference"])
 
 
+def test_buffered_epoch_rows_hold_only_their_own_values() -> None:
+    """A buffered epoch row must not keep the epoch's whole value or loss bundles alive (its
+    network-loss column would otherwise be a view into a topics × entries array)."""
+    model = _run("epochs=12", "n_topics=3")
+    rows = model.recorder._epochs
+    assert len(rows) > 0
+    for row in rows:
+        for name, arr in row.items():
+            assert arr.base is None and arr.shape == (3,), name
+
+
 def test_stepping_in_pieces_equals_one_run() -> None:
     whole = _run("epochs=30", "seed=1")
     parts = AlloraModel(allora_sim.scenario("epochs=30", "seed=1"))
