@@ -95,17 +95,17 @@ class ValueBundle:
                 f"a flat bundle of {n} inferers and {k} forecasters has {e} entries, "
                 f"got {flat.shape[-1]}"
             )
-        cuts = np.cumsum([1, 1, n, k, k * n, n, k])
-        parts = np.split(flat, cuts, axis=-1)
+        a = 2 + n + k  # start of the one-out inferer-forecaster block
+        b = a + k * n
         out = ValueBundle(
-            combined=parts[0][..., 0],
-            naive=parts[1][..., 0],
-            inferer=parts[2],
-            forecaster=parts[3],
-            oneout_inferer_forecaster=parts[4].reshape(*flat.shape[:-1], k, n),
-            oneout_inferer=parts[5],
-            oneout_forecaster=parts[6],
-            onein_forecaster=parts[7],
+            combined=flat[..., 0],
+            naive=flat[..., 1],
+            inferer=flat[..., 2 : 2 + n],
+            forecaster=flat[..., 2 + n : a],
+            oneout_inferer_forecaster=flat[..., a:b].reshape(*flat.shape[:-1], k, n),
+            oneout_inferer=flat[..., b : b + n],
+            oneout_forecaster=flat[..., b + n : b + n + k],
+            onein_forecaster=flat[..., b + n + k :],
         )
         # not a dataclass field: the bundle's fields are views of it (see :meth:`flat`)
         object.__setattr__(out, "_flat", flat)

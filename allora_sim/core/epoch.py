@@ -698,7 +698,7 @@ def run_topic_epoch(
     )
 
     def show(x: Array, ok: Mask) -> Array:
-        return _keep(ok, x, np.full_like(x, np.nan))
+        return x if ok.all() else _keep(ok, x, np.full_like(x, np.nan))
 
     outcome = EpochOutcome(
         network=net,
