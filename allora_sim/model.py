@@ -324,12 +324,12 @@ class AlloraModel(mesa.Model):
         limit = self.params.module.max_elements_per_forecast
         if n <= limit:
             return forecast
-        # element j names inferer j (no duplicates), so the chain's rule is the top
-        # ``limit`` present elements by their inferer's EMA (limit_forecast_elements)
+        # Element j names inferer j (no duplicates), so the chain's rule
+        # (limit_forecast_elements) keeps the top ``limit`` present elements by inferer EMA:
+        # one selection per topic serves every forecast naming all inferers; forecasts naming
+        # only some select among those.
         present = np.isfinite(forecast)
         ema = self.sets.ema("inferers")  # (T, N)
-        # a forecast naming every inferer keeps its topic's top inferers: one selection per
-        # topic; forecasts naming only some select among those
         keep = present & top_n_by_score_desc(ema, np.ones(ema.shape, bool), limit)[:, None, :]
         partial = present.any(axis=-1) & ~present.all(axis=-1)
         if partial.any():
