@@ -62,11 +62,8 @@ def stake_weighted(losses: Array, reported: Mask, stake: Array) -> Array:
     ``losses``/``reported (B, M, E)`` as :func:`accepted_reports` returns them, ``stake (B, M)``;
     ``(B, E)``, NaN where no reputer with stake reported.
     """
-    s = stake[:, :, None]
-    num = losses * s
-    den = reported * s
-    num = np.add.reduce(num, axis=1)
-    den = np.add.reduce(den, axis=1)
+    num = np.einsum("bme,bm->be", losses, stake)
+    den = np.einsum("bme,bm->be", reported, stake)
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.where(den != 0.0, num / den, np.nan)
 
