@@ -117,20 +117,20 @@ def _scores_gram(
 
     Topic axis last: ``adj (C, M, B)``, ``gram (M, M, B)``, ``diag``/``q (M, B)``, ``rr (B,)``.
     """
-    ein = np.einsum  # products summed over the few reputers, per topic, in one call each
-    pi = adj / np.add.reduce(adj, axis=1)[:, None]  # (C, M, B)
+    add = np.add.reduce
+    pi = adj / add(adj, axis=1)[:, None]  # (C, M, B)
     p0 = pi[0]  # (M, B)
     dpi = pi - p0
-    h_p0 = ein("ib,ijb->jb", p0, gram)  # (M, B): (π_0 H)_j
-    p0hp0 = ein("jb,jb->b", h_p0, p0)  # (B,)
-    h_d = ein("cib,ijb->cjb", dpi, gram)  # (C, M, B): (dπ_c H)_j
+    h_p0 = add(p0[:, None] * gram, axis=0)  # (M, B): (π_0 H)_j
+    p0hp0 = add(h_p0 * p0, axis=0)  # (B,)
+    h_d = add(dpi[:, :, None] * gram, axis=1)  # (C, M, B): (dπ_c H)_j
     # Δ = ‖π_c‖²_H − ‖π_0‖²_H = dπ·H·dπ + 2 π_0·H·dπ
-    delta = ein("cjb,cjb->cb", h_d, dpi)  # (C, B)
-    delta += 2.0 * ein("cjb,jb->cb", dpi, h_p0)
+    delta = add(h_d * dpi, axis=1)  # (C, B)
+    delta += 2.0 * add(dpi * h_p0, axis=1)
     d2_0 = diag - 2.0 * h_p0 + p0hp0  # (M, B)
     d2 = d2_0 + delta[:, None] - 2.0 * h_d  # (C, M, B)
-    norm_0 = rr + 2.0 * ein("jb,jb->b", p0, q) + p0hp0  # (B,)
-    norm_sq = norm_0 + 2.0 * ein("cjb,jb->cb", dpi, q) + delta  # (C, B)
+    norm_0 = rr + 2.0 * add(p0 * q, axis=0) + p0hp0  # (B,)
+    norm_sq = norm_0 + 2.0 * add(dpi * q, axis=1) + delta  # (C, B)
     return _score(d2, np.sqrt(np.maximum(norm_sq, 0.0)), eps_reputer, eps_safe)
 
 
