@@ -7,6 +7,8 @@ masked-out elements never influence the result.
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 
 # Aliases documenting intent: float64 values, boolean membership masks (batch axes first).
@@ -98,10 +100,20 @@ def masked_median(x: Array, mask: Mask) -> Array:
     return np.where(n > 0, out, 0.0)
 
 
-def ema(alpha: float | Array, current: Array, previous: Array, first_time: Mask | bool) -> Array:
+def ema(
+    alpha: float | Array,
+    current: Array | float,
+    previous: Array | float,
+    first_time: Mask | bool,
+    finite: bool = False,
+) -> Array:
     """``alloraMath.CalcEma``: ``α·current + (1−α)·previous``; ``current`` the first time and
-    (the chain's shortcut) when ``current == previous``."""
-    with np.errstate(invalid="ignore"):
+    (the chain's shortcut) when ``current == previous``.
+
+    ``finite=True``: the caller guarantees no ±inf reaches the blend (NaN may), so no
+    error-state context is entered — on the small arrays of a hot loop it costs as much as the
+    arithmetic."""
+    with contextlib.nullcontext() if finite else np.errstate(invalid="ignore"):
         smoothed = alpha * current + (1.0 - alpha) * previous
     return np.where(first_time | (current == previous), current, smoothed)
 

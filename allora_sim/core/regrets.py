@@ -9,7 +9,7 @@ from __future__ import annotations
 import numpy as np
 
 from allora_sim.core.bundle import ValueBundle
-from allora_sim.core.maths import Array, Mask, masked_std, quantile_of_decs
+from allora_sim.core.maths import Array, Mask, ema, masked_std, quantile_of_decs
 from allora_sim.core.synthesis import RegretStore
 
 __all__ = ["topic_initial_regret", "update_regrets"]
@@ -22,12 +22,9 @@ def _ema_regret(
     defaulting to the topic's InitialRegret. Entries not in ``update`` keep their value."""
     shape = (initial.shape[0],) + (1,) * (previous.ndim - 1)
     prev = np.where(np.isnan(previous), initial.reshape(shape), previous)
-    # CalcEma inlined (losses are finite or NaN, so no error state to manage): the blend,
-    # or the new value itself where it equals the previous one
-    regret = loss_a - loss_b
-    new = alpha * regret
-    new += (1.0 - alpha) * prev
-    return np.where(update, np.where(regret == prev, regret, new), previous)
+    # losses are finite or NaN: no error state to manage
+    new = ema(alpha, loss_a - loss_b, prev, False, finite=True)
+    return np.where(update, new, previous)
 
 
 def update_regrets(

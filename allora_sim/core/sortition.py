@@ -252,13 +252,6 @@ class AdmissionRound:
     lowest: LowestScoreEma | None
 
 
-def _calc_ema_scalar(alpha: float, current: float, previous: float, first_time: bool) -> float:
-    """:func:`calc_ema` of one value in plain floats (the same IEEE operations)."""
-    if first_time or current == previous:
-        return current
-    return alpha * current + (1.0 - alpha) * previous
-
-
 def _first_lowest(value: Array, member: Mask) -> int:
     """``GetLowestScoreFromAll*`` over the members in ascending address order: the first
     minimum wins (strict ``Gt`` replaces)."""
@@ -323,11 +316,8 @@ def _passive_updates(
     admission[~member[seg] & ~upd] = Admission.EMA_ALREADY_UPDATED
     who = seg[upd]
     prev, prev_block = value[who], block[who]
-    # calc_ema(alpha, last_quantile, prev, first time) on finite values, inlined (no error state
-    # to manage): same operations in the same order
-    q = float(last_quantile)
-    plain = ((prev_block == 0) & (prev == 0.0)) | (prev == q)
-    value[who] = np.where(plain, q, alpha * q + (1.0 - alpha) * prev)
+    # EMAs and the quantile are finite: no error state to manage
+    value[who] = ema(alpha, last_quantile, prev, (prev_block == 0) & (prev == 0.0), finite=True)
     block[who] = nonce
     stored[who] = True
     updated[who] = True
@@ -472,7 +462,7 @@ def admit_submissions(
         # participant loses its place (if it still has one).
         loser = lowest.participant
         first_time = lowest.block == 0 and lowest.score == 0.0
-        value[loser] = _calc_ema_scalar(alpha, float(last_quantile), lowest.score, first_time)
+        value[loser] = ema(alpha, last_quantile, lowest.score, first_time, finite=True)
         block[loser], stored[loser], updated[loser] = nonce, True, True
         passive[a] = loser
         if member[loser]:
