@@ -44,7 +44,7 @@ from allora_sim.agents.behaviours import (
 from allora_sim.config import Scenario
 from allora_sim.core import EpochInputs, TopicState, ValueBundle, run_topic_epoch, synthesize
 from allora_sim.core import topics as core_topics
-from allora_sim.core.rewards import payouts_uallo_rows
+from allora_sim.core.rewards import payouts_uallo_amounts, take_back
 from allora_sim.core.sortition import top_n_by_score_desc
 from allora_sim.core.store import gather, scatter
 from allora_sim.economy.network import Economy, uallo
@@ -243,7 +243,7 @@ class AlloraModel(mesa.Model):
     def balances(self, role: str) -> np.ndarray:
         """Token balances of a role's agents ``(T, R)`` (ALLO, float)."""
         acct = self.economy.accounts[role]
-        return self.economy.ledger.balances[acct].astype(np.float64) / UALLO_PER_ALLO
+        return self.economy.ledger.allo(acct)
 
     def stake_of(self, agent: Reputer) -> float:
         return float(self.stake[agent.topic, agent.slot]) / UALLO_PER_ALLO
@@ -493,11 +493,13 @@ class AlloraModel(mesa.Model):
         ]
         ids = np.concatenate([i[paid] for _, i, _ in parts], axis=1)
         values = np.concatenate([v[paid] for _, _, v in parts], axis=1)
-        rows = payouts_uallo_rows(
-            np.where(ids >= 0, values, np.nan), [int(x) for x in self.topic_reward[paid].tolist()]
-        )
-        amounts = np.empty(ids.shape, dtype=object)
-        amounts[:] = rows
+        # E_t is a float image of the chain's decimal: at large pools it can round above the
+        # rewards account's balance, so the topics' integer rewards are capped at that balance
+        # (any excess taken from the largest, as payouts_uallo does within a topic)
+        available = [int(x) for x in self.topic_reward[paid].tolist()]
+        pool = eco.ledger.balance(eco.module["rewards"])
+        take_back(available, sum(available) - pool, self.topic_reward[paid])
+        amounts = payouts_uallo_amounts(np.where(ids >= 0, values, np.nan), available)
         start = 0
         for role, role_ids, _ in parts:
             cols = slice(start, start + role_ids.shape[1])
@@ -508,10 +510,14 @@ class AlloraModel(mesa.Model):
             if role == "reputers":
                 eco.restake(topics, slots, pay)
             elif role == "delegation":
-                eco.delegator_rewards(topics, slots, pay, eco.accounts["delegators"].ravel())
+                cut = pay.ints()
+                eco.delegator_rewards(topics, slots, cut, eco.accounts["delegators"].ravel())
                 staked = eco.stake.delegated[topics, slots].astype(np.float64)
                 y = np.divide(
-                    pay.astype(np.float64), staked, out=np.zeros(len(pay)), where=staked > 0
+                    np.array(cut, dtype=np.float64),
+                    staked,
+                    out=np.zeros(len(cut)),
+                    where=staked > 0,
                 )
                 self.delegation_yield[topics, slots] = (
                     0.9 * self.delegation_yield[topics, slots] + 0.1 * y

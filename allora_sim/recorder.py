@@ -295,7 +295,7 @@ class Recorder:
         }
         for role in ("inferers", "forecasters", "reputers", "consumers", "delegators"):
             acct = eco.accounts[role]
-            row[f"balance_{role}"] = allo(int(led.balances[acct].sum()) if acct.size else 0)
+            row[f"balance_{role}"] = allo(led.total_of(acct))
         self._economy.append(row)
 
     # -----------------------------------------------------------------------------------------

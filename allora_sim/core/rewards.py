@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from allora_sim.core.maths import Array, Mask, ema, masked_std, phi
+from allora_sim.core.uallo import Uallo
 
 __all__ = [
     "ENTROPY_SINGLE_PARTICIPANT",
@@ -24,9 +25,11 @@ __all__ = [
     "forecasting_utility",
     "normalization_factor",
     "payouts_uallo",
+    "payouts_uallo_amounts",
     "payouts_uallo_rows",
     "reputer_reward_fractions",
     "smoothed_fractions_and_entropy",
+    "take_back",
     "worker_reward_fractions",
 ]
 
@@ -169,24 +172,44 @@ def payouts_uallo(rewards: np.ndarray, available: int) -> list[int]:
 
 def payouts_uallo_rows(rewards: np.ndarray, available: Sequence[int]) -> list[list[int]]:
     """:func:`payouts_uallo` for each row of ``rewards (T, P)`` with its own ``available[t]``."""
+    return payouts_uallo_amounts(rewards, available).ints()
+
+
+def take_back(amounts: list[int], excess: int, by: np.ndarray) -> None:
+    """Reduce the integer ``amounts`` by ``excess`` in total (if positive), in place, taking from
+    the largest ``by`` first (ties in order), never below 0: rounding never creates tokens."""
+    for i in np.argsort(-by, kind="stable").tolist():
+        if excess <= 0:
+            break
+        take = min(excess, amounts[i])
+        amounts[i] -= take
+        excess -= take
+
+
+def payouts_uallo_amounts(rewards: np.ndarray, available: Sequence[int]) -> Uallo:
+    """:func:`payouts_uallo_rows` as exact :class:`~allora_sim.core.uallo.Uallo` arrays
+    ``(T, P)`` (no Python ``int`` per payout)."""
     rewards = np.asarray(rewards, dtype=np.float64)
     clean = np.trunc(np.where(np.isfinite(rewards) & (rewards > 0.0), rewards, 0.0))
-    if clean.size == 0 or clean.max() < 2.0**63:  # exact in int64: let numpy make the ints
-        rows = clean.astype(np.int64).tolist()
-    else:  # numpy makes the ints below 2^63, Python's int() the larger ones
-        small = clean < 2.0**63
-        ints = np.where(small, clean, 0.0).astype(np.int64).astype(object)
-        big = np.flatnonzero(~small)
-        ints.reshape(-1)[big] = [int(x) for x in clean.reshape(-1)[big].tolist()]
-        rows = ints.tolist()
-    for t, out in enumerate(rows):
-        excess = sum(out) - int(available[t])
-        if excess <= 0:
-            continue
-        for i in np.argsort(-rewards[t], kind="stable").tolist():
-            if excess <= 0:
-                break
-            take = min(excess, out[i])
-            out[i] -= take
-            excess -= take
-    return rows
+    out = Uallo.of_integral(clean)
+    if clean.size == 0:
+        return out
+    t, p = clean.shape
+    sums = Uallo(out.hi.ravel(), out.lo.ravel()).sum_runs(np.arange(t) * p)
+    cap = Uallo.of_ints([int(a) for a in available])
+    over = np.flatnonzero(cap.below(sums))
+    if over.size:
+        # float rounding made a row's payouts exceed its reward by an excess that the largest
+        # payout (first in take_back's order) almost always covers alone: one limb subtraction
+        excess = sums[over].minus(cap[over])
+        first = np.argmax(np.where(np.isnan(rewards[over]), -np.inf, rewards[over]), axis=1)
+        largest = out[over, first]
+        alone = ~largest.below(excess)
+        rest = largest.minus(Uallo(np.where(alone, excess.hi, 0), np.where(alone, excess.lo, 0)))
+        out.hi[over, first], out.lo[over, first] = rest.hi, rest.lo
+        for row in over[~alone].tolist():
+            ints = out[row].ints()
+            take_back(ints, sum(ints) - int(available[row]), rewards[row])
+            fixed = Uallo.of_ints(ints)
+            out.hi[row], out.lo[row] = fixed.hi, fixed.lo
+    return out

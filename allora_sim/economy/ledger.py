@@ -1,7 +1,10 @@
 """The token ledger: integer uallo balances, where every movement is a transfer.
 
-Balances are exact integers (Python ``int`` in object arrays: MaxSupply is 1e27 uallo, beyond
-int64). Tokens exist in three states, and only :meth:`Ledger.mint` moves them from the first:
+Balances are exact integers. MaxSupply is 1e27 uallo, beyond int64, so each balance is kept as
+two int64 limbs, whole ALLO and the uallo below one ALLO — ``balance = hi·10^18 + lo`` with
+``0 ≤ lo < 10^18`` — and every movement is exact integer arithmetic on whole arrays (carries and
+borrows included). :attr:`Ledger.balances` shows them as Python ``int``. Tokens exist in three
+states, and only :meth:`Ledger.mint` moves them from the first:
 
 * ``unminted`` — the ecosystem treasury's allowance the mint has not created yet (§9.1);
 * ``locked`` — vesting allocations not yet unlocked (investors pre-seed, investors, team);
@@ -18,6 +21,8 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
+from allora_sim.core.uallo import BASE, Uallo
+
 __all__ = ["Ledger", "LedgerError"]
 
 
@@ -33,37 +38,49 @@ def _as_int(x: object, what: str) -> int:
     return int(x)
 
 
-def _int_amounts(amounts: Sequence[int] | np.ndarray) -> list[int]:
-    """Amounts as a list of Python ints (exact), validating only what is not already one."""
-    if isinstance(amounts, np.ndarray) and amounts.dtype.kind in "iu":
-        return list(amounts.tolist())
-    seq = amounts.tolist() if isinstance(amounts, np.ndarray) else list(amounts)
-    if set(map(type, seq)) <= {int}:
-        return seq
-    return [_as_int(a, "amount") for a in seq]
+def _amounts(amounts: int | Sequence[int] | np.ndarray | Uallo, what: str = "amount") -> Uallo:
+    """Non-negative integer amounts as a flat :class:`Uallo`, validating each value that is not
+    already an integer."""
+    if isinstance(amounts, Uallo):
+        out = Uallo(amounts.hi.ravel(), amounts.lo.ravel())
+        negative = out.hi.size and out.hi.min() < 0
+    elif isinstance(amounts, np.ndarray) and amounts.dtype.kind == "i":
+        a = amounts.astype(np.int64, copy=False).ravel()
+        negative = a.size and a.min() < 0
+        out = Uallo.of_int64(a)
+    else:
+        if isinstance(amounts, np.ndarray):
+            seq = amounts.ravel().tolist()
+        elif isinstance(amounts, int | np.integer | float):
+            seq = [amounts]
+        else:
+            seq = list(amounts)
+        if not set(map(type, seq)) <= {int}:
+            seq = [_as_int(x, what) for x in seq]
+        negative = bool(seq) and min(seq) < 0
+        out = Uallo.of_ints(seq) if not negative else Uallo(np.zeros(0), np.zeros(0))
+    if negative:
+        raise LedgerError(f"transfer {what}s must be >= 0")
+    return out
 
 
-def _totals(index: np.ndarray, amounts: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    """Per distinct account in ``index``: the sum of its ``amounts`` (exact Python ints)."""
+def _totals(index: np.ndarray, amounts: Uallo) -> tuple[np.ndarray, Uallo]:
+    """Per distinct account in ``index``: the exact sum of its amounts."""
     if index.size and index.min() == index.max():  # one account (e.g. the rewards account)
-        return index[:1], np.array([sum(amounts)], dtype=object)
+        return index[:1], amounts.sum_runs(np.zeros(1, dtype=np.intp))
     # all distinct (no summing needed): seen at once when ascending (agents' accounts in
     # topic and slot order), else by sorting
-    distinct = index.size < 2 or bool((index[1:] > index[:-1]).all())
-    if not distinct:
-        keys = np.sort(index, kind="stable")
-        distinct = bool((keys[1:] != keys[:-1]).all())
-    if distinct:
-        out = np.empty(len(amounts), dtype=object)
-        out[:] = amounts
-        return index, out
-    acc: dict[int, int] = {}
-    for i, a in zip(index.tolist(), amounts, strict=True):
-        acc[i] = acc.get(i, 0) + a
-    uniq = np.fromiter(acc.keys(), dtype=np.intp, count=len(acc))
-    tot = np.empty(len(acc), dtype=object)
-    tot[:] = list(acc.values())
-    return uniq, tot
+    if index.size < 2 or bool((index[1:] > index[:-1]).all()):
+        return index, amounts
+    order = np.argsort(index, kind="stable")
+    keys = index[order]
+    new = np.empty(keys.size, dtype=bool)
+    new[0] = True
+    np.not_equal(keys[1:], keys[:-1], out=new[1:])
+    if new.all():
+        return index, amounts
+    starts = np.flatnonzero(new)
+    return keys[starts], amounts[order].sum_runs(starts)
 
 
 class Ledger:
@@ -77,9 +94,16 @@ class Ledger:
         self.locked: dict[str, int] = {}
         self.names: list[str] = []
         self.index: dict[str, int] = {}
-        self.balances = np.zeros(0, dtype=object)
+        self.held = Uallo(np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64))
         self._unallocated = self.max_supply
         self.minted_total = 0
+
+    @property
+    def balances(self) -> np.ndarray:
+        """Every account's balance in uallo (a fresh object array of Python ``int``)."""
+        out = np.empty(self.held.hi.size, dtype=object)
+        out[:] = self.held.ints()
+        return out
 
     # accounts -------------------------------------------------------------------------------
 
@@ -110,7 +134,10 @@ class Ledger:
         for i, n in enumerate(names):
             self.index[n] = start + i
             self.names.append(n)
-        self.balances = np.concatenate([self.balances, np.array(amounts, dtype=object)])
+        new = Uallo.of_ints(amounts)
+        self.held = Uallo(
+            np.concatenate([self.held.hi, new.hi]), np.concatenate([self.held.lo, new.lo])
+        )
         self._unallocated -= sum(amounts)
         return np.arange(start, start + len(names))
 
@@ -128,9 +155,27 @@ class Ledger:
         self.locked = dict(locked)
         self._unallocated = 0
 
+    # reading --------------------------------------------------------------------------------
+
     def balance(self, account: int | str) -> int:
         i = self.index[account] if isinstance(account, str) else account
-        return int(self.balances[i])
+        return int(self.held.hi[i]) * BASE + int(self.held.lo[i])
+
+    def total_of(self, accounts: np.ndarray) -> int:
+        """The exact sum of the balances of ``accounts``."""
+        return self.held[np.asarray(accounts, dtype=np.intp).ravel()].total()
+
+    def allo(self, accounts: np.ndarray) -> np.ndarray:
+        """Balances of ``accounts`` (any shape) in ALLO, as float64 (``hi + lo/10^18``)."""
+        return self.held.hi[accounts] + self.held.lo[accounts] / float(BASE)
+
+    def covers(self, accounts: np.ndarray, amounts: int | Sequence[int] | np.ndarray) -> np.ndarray:
+        """Whether each account's balance is at least its amount (one amount for all, or one
+        each): who can afford a fee."""
+        need = _amounts(amounts)
+        if need.hi.size == 1:
+            need = need[0]
+        return ~self.held[np.asarray(accounts, dtype=np.intp)].below(need)
 
     # movements ------------------------------------------------------------------------------
 
@@ -139,30 +184,38 @@ class Ledger:
         self.transfer_many(np.array([src]), np.array([dst]), [amount])
 
     def transfer_many(
-        self, src: np.ndarray, dst: np.ndarray, amounts: Sequence[int] | np.ndarray
+        self, src: np.ndarray, dst: np.ndarray, amounts: Sequence[int] | np.ndarray | Uallo
     ) -> None:
         """Move ``amounts[i]`` from ``src[i]`` to ``dst[i]`` for every i, all or nothing."""
-        amt = _int_amounts(amounts)
-        if not amt:
+        amt = _amounts(amounts)
+        if not amt.hi.size:
             return
-        if min(amt) < 0:
-            raise LedgerError("transfer amounts must be >= 0")
         src, dst = np.asarray(src, dtype=np.intp), np.asarray(dst, dtype=np.intp)
-        if src.shape != (len(amt),) or dst.shape != (len(amt),):
+        if src.shape != amt.shape or dst.shape != amt.shape:
             raise LedgerError(
                 f"transfer_many needs one source and one destination per amount "
-                f"({len(amt)}), got {src.shape} and {dst.shape}"
+                f"({amt.hi.size}), got {src.shape} and {dst.shape}"
             )
-        debit, credit = _totals(src, amt), _totals(dst, amt)
-        bal = self.balances
-        short = np.flatnonzero(bal[debit[0]] < debit[1])
+        debit, debits = _totals(src, amt)
+        credit, credits = _totals(dst, amt)
+        held = self.held[debit]
+        short = np.flatnonzero(held.below(debits))
         if short.size:
-            i, d = int(debit[0][short[0]]), debit[1][short[0]]
+            i, d = int(debit[short[0]]), debits[short[:1]].total()
             raise LedgerError(
-                f"account {self.names[i]!r} would go negative: balance {bal[i]}, debits {d}"
+                f"account {self.names[i]!r} would go negative: balance {self.balance(i)}, "
+                f"debits {d}"
             )
-        bal[debit[0]] -= debit[1]
-        bal[credit[0]] += credit[1]
+        # debits, then credits (an account can be both: the credit sees the debited balance)
+        self._set(debit, held.minus(debits))
+        self._set(credit, self.held[credit].plus(credits))
+
+    def _set(self, accounts: np.ndarray, values: Uallo) -> None:
+        self.held.hi[accounts] = values.hi
+        self.held.lo[accounts] = values.lo
+
+    def _credit(self, dst: int, amount: int) -> None:
+        self._set(np.array([dst]), Uallo.of_ints([self.balance(dst) + amount]))
 
     def mint(self, dst: int, amount: int) -> None:
         """Create ``amount`` new tokens from the unminted allowance into ``dst``."""
@@ -173,7 +226,7 @@ class Ledger:
             )
         self.unminted -= amount
         self.minted_total += amount
-        self.balances[dst] += amount
+        self._credit(dst, amount)
 
     def unlock(self, group: str, dst: int, amount: int) -> None:
         """Release ``amount`` of a vesting group's locked tokens into ``dst``."""
@@ -183,22 +236,18 @@ class Ledger:
                 f"unlock of {amount} from {group!r} exceeds its locked {self.locked.get(group, 0)}"
             )
         self.locked[group] -= amount
-        self.balances[dst] += amount
+        self._credit(dst, amount)
 
     # invariants -----------------------------------------------------------------------------
 
     def total(self) -> int:
         """Σ balances + Σ locked + unminted + anything not yet allocated at genesis."""
-        return (
-            int(sum(self.balances))
-            + sum(self.locked.values())
-            + self.unminted
-            + (self._unallocated)
-        )
+        return self.held.total() + sum(self.locked.values()) + self.unminted + self._unallocated
 
     def check(self) -> None:
         """Raise unless every token is accounted for and no balance is negative."""
         if self.total() != self.max_supply:
             raise LedgerError(f"supply mismatch: {self.total()} != {self.max_supply}")
-        if (self.balances < 0).any():
+        lo = self.held.lo
+        if (self.held.hi < 0).any() or ((lo < 0) | (lo >= BASE)).any():
             raise LedgerError("a balance is negative")

@@ -27,6 +27,7 @@ import numpy as np
 
 from allora_sim.core import emission, topics
 from allora_sim.core.params import MintParams
+from allora_sim.core.uallo import Uallo
 from allora_sim.economy.ledger import Ledger
 from allora_sim.economy.stake import StakeBook
 
@@ -129,7 +130,7 @@ class Economy:
         src = self.accounts[role][topics, slots]
         if isinstance(amounts, int | np.integer):
             fee = int(amounts)
-            can = np.asarray(self.ledger.balances[src] >= fee, dtype=bool)
+            can = self.ledger.covers(src, fee)
             if fee <= 0 or not can.any():
                 return can
             payers = src[can]
@@ -144,7 +145,7 @@ class Economy:
             self.fees_total += per_topic
             return can
         amt = np.array(amounts, dtype=object)
-        can = np.asarray(self.ledger.balances[src] >= amt, dtype=bool)
+        can = self.ledger.covers(src, amt)
         paid = can & (amt > 0)
         if paid.any():
             self.ledger.transfer_many(
@@ -158,22 +159,24 @@ class Economy:
     # rewards (§6.6)
 
     def payout(
-        self, role: str, topics: np.ndarray, slots: np.ndarray, rewards: Sequence[int] | np.ndarray
+        self,
+        role: str,
+        topics: np.ndarray,
+        slots: np.ndarray,
+        rewards: Sequence[int] | np.ndarray | Uallo,
     ) -> None:
         """Pay workers from the rewards account (truncated amounts)."""
         dst = self.accounts[role][topics, slots]
         self.ledger.transfer_many(np.full(len(dst), self.module["rewards"]), dst, rewards)
 
     def restake(
-        self, topics: np.ndarray, slots: np.ndarray, kept: Sequence[int] | np.ndarray
+        self, topics: np.ndarray, slots: np.ndarray, kept: Sequence[int] | np.ndarray | Uallo
     ) -> None:
         """A reputer's kept reward goes from the rewards account onto its stake."""
-        self.ledger.transfer_many(
-            np.full(len(kept), self.module["rewards"]),
-            np.full(len(kept), self.module["staking"]),
-            kept,
-        )
-        self.stake.add_own_many(topics, slots, kept)
+        n = len(topics)
+        staking = self.module["staking"]
+        self.ledger.transfer_many(np.full(n, self.module["rewards"]), np.full(n, staking), kept)
+        self.stake.add_own_many(topics, slots, kept.ints() if isinstance(kept, Uallo) else kept)
 
     def delegator_rewards(
         self,

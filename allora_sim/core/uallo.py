@@ -1,0 +1,129 @@
+"""Exact integer amounts of uallo as arrays: two int64 limbs per amount.
+
+The chain's token amounts are ``cosmossdk.io/math.Int``: exact integers, and beyond int64 (the
+MaxSupply is 10^27 uallo; one reward of 10 ALLO is already 10^19 uallo). :class:`Uallo` holds
+non-negative amounts as ``hi·10^18 + lo`` with ``0 ≤ lo < 10^18`` — whole ALLO and the uallo
+below one ALLO — so exact sums, comparisons and conversions run on whole arrays instead of one
+Python ``int`` at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = ["BASE", "Uallo"]
+
+BASE = 10**18  # uallo per ALLO: the low limb's range
+_HALF = 10**9  # the low limb split in two for sums (each half's sum of < 9·10^9 terms fits int64)
+_TWO63 = 2.0**63
+
+
+@dataclass(frozen=True)
+class Uallo:
+    """Non-negative integer uallo amounts ``hi·10^18 + lo`` (two int64 arrays of one shape)."""
+
+    hi: np.ndarray
+    lo: np.ndarray
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self.hi.shape)
+
+    def __getitem__(self, key: Any) -> Uallo:
+        return Uallo(self.hi[key], self.lo[key])
+
+    @classmethod
+    def of_int64(cls, a: np.ndarray) -> Uallo:
+        """Amounts held in an int64 array (≥ 0)."""
+        hi, lo = np.divmod(a, BASE)
+        return cls(hi, lo)
+
+    @classmethod
+    def of_ints(cls, values: Sequence[int]) -> Uallo:
+        """Python ``int`` amounts (≥ 0), a flat sequence."""
+        try:
+            return cls.of_int64(np.array(values, dtype=np.int64))
+        except OverflowError:  # some amount is ≥ 2^63
+            parts = [divmod(int(x), BASE) for x in values]
+            return cls(
+                np.array([h for h, _ in parts], dtype=np.int64).reshape(-1),
+                np.array([lo for _, lo in parts], dtype=np.int64).reshape(-1),
+            )
+
+    @classmethod
+    def of_integral(cls, v: np.ndarray) -> Uallo:
+        """Integral float64 amounts (finite, ≥ 0, below 2^90), converted exactly.
+
+        Below 2^63 numpy's cast is exact. Above, ``v = m·2^e`` (53-bit ``m``); the whole ALLO
+        ``h ≈ v/10^18`` from float division is off by at most one, and ``v − h·10^18`` — whose
+        true value lies within ±2·10^18 — is computed exactly modulo 2^64 (uint64 arithmetic
+        wraps), then ``h`` is corrected by the sign and size of that remainder.
+        """
+        v = np.asarray(v, dtype=np.float64)
+        small = v < _TWO63
+        if small.all():
+            return cls.of_int64(v.astype(np.int64))
+        hi, lo = np.divmod(np.where(small, v, 0.0).astype(np.int64), BASE)
+        big = np.flatnonzero(~small)
+        vb = v.reshape(-1)[big]
+        frac, exp = np.frexp(vb)
+        mant = (frac * 2.0**53).astype(np.uint64)
+        v_mod = np.left_shift(mant, (exp - 53).astype(np.uint64))  # v mod 2^64
+        h = np.floor(vb / BASE).astype(np.int64)
+        r = (v_mod - h.astype(np.uint64) * np.uint64(BASE)).view(np.int64)
+        under = r < 0
+        r += under * BASE
+        h -= under
+        over = r >= BASE
+        r -= over * BASE
+        h += over
+        hi.reshape(-1)[big] = h
+        lo.reshape(-1)[big] = r
+        return cls(hi, lo)
+
+    def ints(self) -> list[Any]:
+        """The amounts as (nested) lists of Python ``int``."""
+        out = self.hi.astype(object)
+        out *= BASE
+        out += self.lo.astype(object)
+        return list(out.tolist())
+
+    def sum_runs(self, starts: np.ndarray) -> Uallo:
+        """Exact sums of the runs of a flat array beginning at ``starts`` (``np.add.reduceat``),
+        carries included."""
+        mid, low = np.divmod(self.lo, _HALF)
+        s_hi = np.add.reduceat(self.hi, starts)
+        mid = np.add.reduceat(mid, starts)
+        low = np.add.reduceat(low, starts)
+        carry, low = np.divmod(low, _HALF)
+        carry, mid = np.divmod(mid + carry, _HALF)
+        return Uallo(s_hi + carry, mid * _HALF + low)
+
+    def total(self) -> int:
+        """The exact sum of all amounts."""
+        if self.hi.size == 0:
+            return 0
+        s = Uallo(self.hi.ravel(), self.lo.ravel()).sum_runs(np.zeros(1, dtype=np.intp))
+        return int(s.hi[0]) * BASE + int(s.lo[0])
+
+    def below(self, other: Uallo) -> np.ndarray:
+        """Elementwise ``self < other`` (broadcasting)."""
+        return (self.hi < other.hi) | ((self.hi == other.hi) & (self.lo < other.lo))
+
+    def minus(self, other: Uallo) -> Uallo:
+        """Elementwise ``self − other`` (the caller ensures it is not negative)."""
+        lo = self.lo - other.lo
+        borrow = lo < 0
+        lo += borrow * BASE
+        return Uallo(self.hi - other.hi - borrow, lo)
+
+    def plus(self, other: Uallo) -> Uallo:
+        """Elementwise ``self + other``."""
+        lo = self.lo + other.lo
+        carry = lo >= BASE
+        lo -= carry * BASE
+        return Uallo(self.hi + other.hi + carry, lo)

@@ -1,0 +1,88 @@
+"""Exact uallo limbs (``allora_sim.core.uallo``) against Python's own integers, and the payouts
+built on them against a plain-``int`` oracle of ``payoutRewards``' truncation."""
+
+from __future__ import annotations
+
+import numpy as np
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from allora_sim.core.rewards import payouts_uallo_rows
+from allora_sim.core.uallo import BASE, Uallo
+
+amounts = st.lists(st.integers(0, 10**27), min_size=1, max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.floats(0.0, 2.0**90), min_size=1, max_size=40))
+def test_integral_floats_convert_exactly(xs) -> None:
+    v = np.trunc(np.array(xs))
+    got = Uallo.of_integral(v)
+    assert got.ints() == [int(x) for x in v.tolist()]
+    assert ((got.lo >= 0) & (got.lo < BASE)).all()
+
+
+def test_integral_floats_at_the_limb_edges() -> None:
+    # multiples of 10^18 and their float neighbours, where the first guess of hi is off by one
+    edges = [float(k * BASE) for k in (9, 10, 123, 10**6, 999_999_999)]
+    v = np.array(
+        edges + [np.nextafter(e, 0) for e in edges] + [np.nextafter(e, 2e30) for e in edges]
+    )
+    v = np.trunc(v)
+    assert Uallo.of_integral(v).ints() == [int(x) for x in v.tolist()]
+
+
+@settings(max_examples=200, deadline=None)
+@given(amounts, st.data())
+def test_sums_comparisons_and_differences_are_exact(xs, data) -> None:
+    ys = data.draw(st.lists(st.integers(0, 10**27), min_size=len(xs), max_size=len(xs)))
+    a, b = Uallo.of_ints(xs), Uallo.of_ints(ys)
+    assert a.total() == sum(xs)
+    assert a.below(b).tolist() == [x < y for x, y in zip(xs, ys, strict=True)]
+    assert a.plus(b).ints() == [x + y for x, y in zip(xs, ys, strict=True)]
+    big, small = (
+        [max(x, y) for x, y in zip(xs, ys, strict=True)],
+        [min(x, y) for x, y in zip(xs, ys, strict=True)],
+    )
+    assert Uallo.of_ints(big).minus(Uallo.of_ints(small)).ints() == [
+        x - y for x, y in zip(big, small, strict=True)
+    ]
+    cuts = sorted(set(data.draw(st.lists(st.integers(1, len(xs)), max_size=5))) | {0})
+    cuts = [c for c in cuts if c < len(xs)]
+    want = [sum(xs[c:d]) for c, d in zip(cuts, [*cuts[1:], len(xs)], strict=True)]
+    assert a.sum_runs(np.array(cuts)).ints() == want
+
+
+def _oracle(rewards: np.ndarray, available: list[int]) -> list[list[int]]:
+    """payoutRewards' truncation with Python ints: trunc each payout, then take any excess over
+    the topic reward back from the largest payouts first."""
+    rows = []
+    for r, avail in zip(rewards, available, strict=True):
+        out = [int(x) if np.isfinite(x) and x > 0 else 0 for x in np.trunc(r).tolist()]
+        excess = sum(out) - avail
+        for i in np.argsort(-r, kind="stable").tolist():
+            take = min(max(excess, 0), out[i])
+            out[i] -= take
+            excess -= take
+        rows.append(out)
+    return rows
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.integers(1, 5),
+    st.integers(1, 40),
+    st.floats(0.0, 27.0),
+    st.floats(0.3, 1.0),
+    st.integers(0, 2**32 - 1),
+)
+def test_payouts_equal_the_int_oracle(t, p, digits, cap, seed) -> None:
+    """Excess over the topic reward (float rounding, or a smaller reward than the fractions
+    imply) is taken from the largest payouts, exactly as with Python ints."""
+    rng = np.random.default_rng(seed)
+    frac = rng.dirichlet(np.ones(p), size=t)
+    frac[rng.random(frac.shape) < 0.2] = np.nan
+    reward = 10.0**digits * rng.uniform(0.5, 1.0, t)
+    rewards = frac * reward[:, None]
+    available = [int(x * cap) for x in reward.tolist()]
+    assert payouts_uallo_rows(rewards, available) == _oracle(rewards, available)
