@@ -45,12 +45,19 @@ class StakeBook:
         self.target = np.full(n_delegators, -1, dtype=np.int64)
         self.topic_of = np.asarray(delegator_topics, dtype=np.int64)
         self.pending: list[PendingRemoval] = []
+        # float images for the core, cached until the next change of the book
+        self._authority: np.ndarray | None = None
+        self._topic_stake: np.ndarray | None = None
 
     # ---------------------------------------------------------------------------------------
 
     def authority(self) -> np.ndarray:
-        """Stake reputer authority (own + delegated), float uallo ``(T, R)`` for the core."""
-        return (self.own + self.delegated).astype(np.float64)
+        """Stake reputer authority (own + delegated), float uallo ``(T, R)`` for the core
+        (computed once per change of the book; read-only)."""
+        if self._authority is None:
+            self._authority = (self.own + self.delegated).astype(np.float64)
+            self._authority.flags.writeable = False
+        return self._authority
 
     def total(self) -> int:
         """Σ of all stake (stake being removed still counts until its window has passed)."""
@@ -58,16 +65,21 @@ class StakeBook:
 
     def topic_stake(self) -> np.ndarray:
         """Total stake per topic ``(T,)`` (float, for topic weights)."""
-        return (self.own + self.delegated).sum(axis=1).astype(np.float64)
+        if self._topic_stake is None:
+            self._topic_stake = (self.own + self.delegated).sum(axis=1).astype(np.float64)
+            self._topic_stake.flags.writeable = False
+        return self._topic_stake
 
     def add_own(self, topic: int, reputer: int, amount: int) -> None:
         self.own[topic, reputer] += int(amount)
+        self._authority = self._topic_stake = None
 
     def add_own_many(
         self, topics: np.ndarray, reputers: np.ndarray, amounts: Sequence[int] | np.ndarray
     ) -> None:
         """Add to several reputers' own stake (e.g. re-staked rewards)."""
         np.add.at(self.own, (topics, reputers), np.array(amounts, dtype=object))
+        self._authority = self._topic_stake = None
 
     def delegate(self, delegator: int, reputer: int, amount: int) -> None:
         t = int(self.topic_of[delegator])
@@ -79,6 +91,7 @@ class StakeBook:
         self.target[delegator] = reputer
         self.delegations[delegator] += int(amount)
         self.delegated[t, reputer] += int(amount)
+        self._authority = self._topic_stake = None
 
     def removing(self, delegator: int) -> bool:
         """Whether the delegator has a removal in its delay window."""
@@ -101,6 +114,7 @@ class StakeBook:
         for p in ready:
             self.delegations[p.delegator] -= p.amount
             self.delegated[p.topic, p.reputer] -= p.amount
+            self._authority = self._topic_stake = None
             if self.delegations[p.delegator] == 0:
                 self.target[p.delegator] = -1
         return ready
