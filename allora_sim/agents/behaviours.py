@@ -26,7 +26,6 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from allora_sim.agents.noise import standard_normal32
 from allora_sim.core import ValueBundle
 
 __all__ = [
@@ -435,8 +434,8 @@ class HonestReputer(ReputerBehaviour):
 
     def report(self, ctx: EpochContext, exact: ValueBundle) -> ValueBundle:
         mine = exact.flat()[self.topics]  # (size, entries) in ExtractValues order
-        # single precision is ample for noise of ~0.1 dex (the engine's largest draw: see noise)
-        eps = standard_normal32(self.rng, mine.shape)
+        # single precision is ample for noise of ~0.1 dex, and twice as fast to draw
+        eps = self.rng.standard_normal(mine.shape, dtype=np.float32)
         mine += self.bias[:, None]
         mine += eps * self.noise[:, None]
         return ValueBundle.from_flat(mine, exact.inferer.shape[-1], exact.forecaster.shape[-1])
