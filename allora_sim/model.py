@@ -66,20 +66,40 @@ _ROLE_AGENT = {
 
 def compact(active: np.ndarray) -> np.ndarray:
     """Slots of the active participants per topic, ascending, padded with ``-1``: ``(T, A)``."""
+    if active.all():  # everyone active (the common case): every row is 0, 1, 2, ...
+        return np.tile(np.arange(active.shape[1]), (active.shape[0], 1))
     counts = active.sum(axis=1)
     width = int(counts.max()) if counts.size else 0
     order = np.argsort(~active, axis=1, kind="stable")[:, :width]
     return np.where(np.arange(width)[None, :] < counts[:, None], order, -1)
 
 
+def _in_slot_order(group: Any, n_topics: int, width: int) -> bool:
+    """Whether a behaviour group's members are every slot of every topic, in order."""
+    return (
+        group.size == n_topics * width
+        and bool((group.topics == np.repeat(np.arange(n_topics), width)).all())
+        and bool((group.slots == np.tile(np.arange(width), n_topics)).all())
+    )
+
+
+def _identity(ids: np.ndarray, width: int) -> bool:
+    """Whether every row of ``ids`` is ``0, 1, …, width − 1`` (all registered slots active)."""
+    return ids.shape[1] == width and bool((ids == np.arange(width)).all())
+
+
 def _take(values: np.ndarray, ids: np.ndarray) -> np.ndarray:
     """``values[t, ids[t, i]]`` (NaN where ``ids`` is −1)."""
+    if _identity(ids, values.shape[1]):
+        return values.astype(np.result_type(values.dtype, np.nan))  # np.where's dtype below
     got = np.take_along_axis(values, np.maximum(ids, 0), axis=1)
     return np.where(ids >= 0, got, np.nan)
 
 
 def _spread(values: np.ndarray, ids: np.ndarray, width: int) -> np.ndarray:
     """Inverse of :func:`_take`: ``(T, A)`` values onto ``(T, width)`` registered slots."""
+    if _identity(ids, width):
+        return values.astype(np.float64)
     out = np.full((values.shape[0], width), np.nan)
     t, i = np.nonzero(ids >= 0)
     out[t, ids[t, i]] = values[t, i]
@@ -369,9 +389,15 @@ class AlloraModel(mesa.Model):
         values = pend.network.values.flat()
         exact_flat = np.where(np.isfinite(values), loss(values, truth[:, None]), np.nan)
         exact_losses = ValueBundle.from_flat(exact_flat, n_a, k_a)
-        reports = np.full((self.n_topics, m, 2 + 2 * n_a + k_a * (n_a + 3)), np.nan)
-        for g in self.groups["reputers"]:
-            reports[g.topics, g.slots] = g.report(ctx, exact_losses).flat()  # type: ignore[attr-defined]
+        shape = (self.n_topics, m, 2 + 2 * n_a + k_a * (n_a + 3))
+        groups = self.groups["reputers"]
+        if len(groups) == 1 and _in_slot_order(groups[0], self.n_topics, m):
+            # one group of every reputer slot in topic and slot order: its rows are the grid
+            reports = groups[0].report(ctx, exact_losses).flat().reshape(shape)  # type: ignore[attr-defined]
+        else:
+            reports = np.full(shape, np.nan)
+            for g in groups:
+                reports[g.topics, g.slots] = g.report(ctx, exact_losses).flat()  # type: ignore[attr-defined]
         # reputer payloads below the minimum stake are rejected before admission; each payload
         # pays the data-sending fee
         eligible = self.stake >= self.params.module.required_minimum_stake
