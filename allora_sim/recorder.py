@@ -102,11 +102,12 @@ class _Spread:
     ``(T, width)`` their ids name (NaN elsewhere); the index is computed once per role."""
 
     def __init__(self, ids: np.ndarray, width: int) -> None:
-        self.tt, self.ii = np.nonzero(ids >= 0)
-        self.flat = self.tt * width + ids[self.tt, self.ii]
         self.shape = (ids.shape[0], width)
         # every registered participant active, in slot order: values are already in place
         self.identity = ids.shape[1] == width and bool((ids == np.arange(width)).all())
+        if not self.identity:
+            self.tt, self.ii = np.nonzero(ids >= 0)
+            self.flat = self.tt * width + ids[self.tt, self.ii]
 
     def __call__(self, values: np.ndarray) -> np.ndarray:
         if self.identity:
@@ -116,6 +117,8 @@ class _Spread:
         return out.reshape(self.shape)
 
     def active(self) -> np.ndarray:
+        if self.identity:
+            return np.ones(self.shape)
         out = np.zeros(self.shape[0] * self.shape[1])
         out[self.flat] = 1.0
         return out.reshape(self.shape)
