@@ -105,8 +105,8 @@ class Uallo:
 
     def total(self) -> int:
         """The exact sum of all amounts."""
-        if self.hi.size == 0:
-            return 0
+        if self.hi.size <= 8:  # a few amounts: Python ints are cheaper than the limb sums
+            return sum(self.hi.ravel().tolist()) * BASE + sum(self.lo.ravel().tolist())
         s = Uallo(self.hi.ravel(), self.lo.ravel()).sum_runs(np.zeros(1, dtype=np.intp))
         return int(s.hi[0]) * BASE + int(s.lo[0])
 

@@ -26,6 +26,9 @@ from allora_sim.core.uallo import BASE, Uallo
 __all__ = ["Ledger", "LedgerError"]
 
 
+_FEW = 8  # up to this many amounts a transfer is cheaper with Python ints than with limb arrays
+
+
 class LedgerError(ValueError):
     """An operation that would break the ledger's invariants (nothing was changed)."""
 
@@ -196,6 +199,9 @@ class Ledger:
                 f"transfer_many needs one source and one destination per amount "
                 f"({amt.hi.size}), got {src.shape} and {dst.shape}"
             )
+        if amt.hi.size <= _FEW:
+            self._transfer_few(src.tolist(), dst.tolist(), amt.ints())
+            return
         debit, debits = _totals(src, amt)
         credit, credits = _totals(dst, amt)
         held = self.held[debit]
@@ -210,12 +216,31 @@ class Ledger:
         self._set(debit, held.minus(debits))
         self._set(credit, self.held[credit].plus(credits))
 
+    def _transfer_few(self, src: list[int], dst: list[int], amounts: list[int]) -> None:
+        """:meth:`transfer_many` of a few amounts with Python ints (same checks and order)."""
+        debit: dict[int, int] = {}
+        for s, a in zip(src, amounts, strict=True):
+            debit[s] = debit.get(s, 0) + a
+        for s, d in debit.items():
+            if self.balance(s) < d:
+                raise LedgerError(
+                    f"account {self.names[s]!r} would go negative: balance {self.balance(s)}, "
+                    f"debits {d}"
+                )
+        for s, d in debit.items():
+            self._put(s, self.balance(s) - d)
+        for d, a in zip(dst, amounts, strict=True):
+            self._put(d, self.balance(d) + a)
+
+    def _put(self, account: int, value: int) -> None:
+        self.held.hi[account], self.held.lo[account] = divmod(value, BASE)
+
     def _set(self, accounts: np.ndarray, values: Uallo) -> None:
         self.held.hi[accounts] = values.hi
         self.held.lo[accounts] = values.lo
 
     def _credit(self, dst: int, amount: int) -> None:
-        self._set(np.array([dst]), Uallo.of_ints([self.balance(dst) + amount]))
+        self._put(dst, self.balance(dst) + amount)
 
     def mint(self, dst: int, amount: int) -> None:
         """Create ``amount`` new tokens from the unminted allowance into ``dst``."""
