@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -18,7 +19,9 @@ import numpy as np
 __all__ = ["BASE", "Uallo"]
 
 BASE = 10**18  # uallo per ALLO: the low limb's range
-_HALF = 10**9  # the low limb split in two for sums (each half's sum of < 9·10^9 terms fits int64)
+_FIVE18 = 5**18  # BASE = 5^18 · 2^18
+_LOW18 = 2**18 - 1
+_MAX_TERMS = 2**21  # terms per sum below which Σ(lo >> 18) < 2^21 · 5^18 fits int64
 _TWO63 = 2.0**63
 
 
@@ -39,6 +42,8 @@ class Uallo:
     @classmethod
     def of_int64(cls, a: np.ndarray) -> Uallo:
         """Amounts held in an int64 array (≥ 0)."""
+        if a.size == 0 or a.max() < BASE:  # below one ALLO each (e.g. fees): no division
+            return cls(np.zeros_like(a), a)
         hi, lo = np.divmod(a, BASE)
         return cls(hi, lo)
 
@@ -94,14 +99,23 @@ class Uallo:
 
     def sum_runs(self, starts: np.ndarray) -> Uallo:
         """Exact sums of the runs of a flat array beginning at ``starts`` (``np.add.reduceat``),
-        carries included."""
-        mid, low = np.divmod(self.lo, _HALF)
+        carries included.
+
+        The low limb is split by bits, ``lo = a·2^18 + b`` (``a < 5^18``, ``b < 2^18``), so no
+        partial sum of up to 2^21 terms overflows int64 (longer arrays are summed as Python
+        ints) and only the run totals are divided:
+        ``Σa·2^18 = (Σa div 5^18)·10^18 + (Σa mod 5^18)·2^18``.
+        """
+        if self.hi.size > _MAX_TERMS:  # partial sums could overflow: exact Python ints
+            ints = self.ints()
+            bounds = [*np.asarray(starts).tolist(), len(ints)]
+            return Uallo.of_ints([sum(ints[a:b]) for a, b in pairwise(bounds)])
         s_hi = np.add.reduceat(self.hi, starts)
-        mid = np.add.reduceat(mid, starts)
-        low = np.add.reduceat(low, starts)
-        carry, low = np.divmod(low, _HALF)
-        carry, mid = np.divmod(mid + carry, _HALF)
-        return Uallo(s_hi + carry, mid * _HALF + low)
+        s_a = np.add.reduceat(self.lo >> 18, starts)
+        s_b = np.add.reduceat(self.lo & _LOW18, starts)
+        carry, s_a = np.divmod(s_a, _FIVE18)
+        carry2, lo = np.divmod((s_a << 18) + s_b, BASE)
+        return Uallo(s_hi + carry + carry2, lo)
 
     def total(self) -> int:
         """The exact sum of all amounts."""

@@ -86,3 +86,16 @@ def test_payouts_equal_the_int_oracle(t, p, digits, cap, seed) -> None:
     rewards = frac * reward[:, None]
     available = [int(x * cap) for x in reward.tolist()]
     assert payouts_uallo_rows(rewards, available) == _oracle(rewards, available)
+
+
+def test_long_sums_fall_back_to_python_ints(monkeypatch) -> None:
+    """Beyond the terms whose partial sums fit int64, sums are exact through Python ints."""
+    from allora_sim.core import uallo
+
+    xs = [10**27 - 1, BASE - 1, 5, 3 * BASE + 7, BASE - 1, 0, 12 * 10**24 + 1]
+    cuts = np.array([0, 2, 5])
+    want = [sum(xs[0:2]), sum(xs[2:5]), sum(xs[5:])]
+    assert Uallo.of_ints(xs).sum_runs(cuts).ints() == want
+    monkeypatch.setattr(uallo, "_MAX_TERMS", 4)
+    assert Uallo.of_ints(xs).sum_runs(cuts).ints() == want
+    assert Uallo.of_ints(xs).total() == sum(xs)
