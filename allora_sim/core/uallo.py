@@ -23,6 +23,7 @@ _FIVE18 = 5**18  # BASE = 5^18 · 2^18
 _LOW18 = 2**18 - 1
 _MAX_TERMS = 2**21  # terms per sum below which Σ(lo >> 18) < 2^21 · 5^18 fits int64
 _TWO63 = 2.0**63
+_INT64_END = 2**63
 
 
 @dataclass(frozen=True)
@@ -50,14 +51,14 @@ class Uallo:
     @classmethod
     def of_ints(cls, values: Sequence[int]) -> Uallo:
         """Python ``int`` amounts (≥ 0), a flat sequence."""
-        try:
+        values = [int(x) for x in values]
+        if not values or max(values) < _INT64_END:
             return cls.of_int64(np.array(values, dtype=np.int64))
-        except OverflowError:  # some amount is ≥ 2^63
-            parts = [divmod(int(x), BASE) for x in values]
-            return cls(
-                np.array([h for h, _ in parts], dtype=np.int64).reshape(-1),
-                np.array([lo for _, lo in parts], dtype=np.int64).reshape(-1),
-            )
+        parts = [divmod(x, BASE) for x in values]  # some amount is ≥ 2^63
+        return cls(
+            np.array([h for h, _ in parts], dtype=np.int64),
+            np.array([lo for _, lo in parts], dtype=np.int64),
+        )
 
     @classmethod
     def of_integral(cls, v: np.ndarray) -> Uallo:
