@@ -3,7 +3,7 @@
 Mirrors the emissions module's stake bookkeeping (``x/emissions/keeper``: ``AddReputerStake``,
 ``AddDelegateStake``, ``RemoveReputerStake`` / ``RemoveDelegateStake`` queued for
 ``RemoveStakeDelayWindow`` blocks, ``GetStakeReputerAuthority`` = own + delegated stake). Amounts
-are exact integers (uallo, Python ``int`` in object arrays); tokens move through the ledger's
+are exact integers (uallo, Python ``int`` in object arrays: the book is small); tokens move through the ledger's
 staking account, so ``Σ stakes = staking account balance`` at all times.
 """
 
