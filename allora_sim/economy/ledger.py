@@ -4,8 +4,8 @@ Balances are exact integers. MaxSupply is 1e27 uallo, beyond int64, so the balan
 :class:`~allora_sim.core.uallo.Uallo` — two int64 limbs, whole ALLO and the uallo below one ALLO
 (``balance = hi·10^18 + lo``, ``0 ≤ lo < 10^18``) — and a transfer is exact integer arithmetic
 on whole arrays, carries and borrows included (a transfer of a few amounts uses Python ints:
-cheaper than the array calls). :attr:`Ledger.balances` shows them as Python ``int``. Tokens exist in three
-states, and only :meth:`Ledger.mint` moves them from the first:
+cheaper than the array calls). :attr:`Ledger.balances` shows them as Python ``int``. Tokens
+exist in three states, and only :meth:`Ledger.mint` moves them from the first:
 
 * ``unminted`` — the ecosystem treasury's allowance the mint has not created yet (§9.1);
 * ``locked`` — vesting allocations not yet unlocked (investors pre-seed, investors, team);

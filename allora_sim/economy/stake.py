@@ -3,8 +3,8 @@
 Mirrors the emissions module's stake bookkeeping (``x/emissions/keeper``: ``AddReputerStake``,
 ``AddDelegateStake``, ``RemoveReputerStake`` / ``RemoveDelegateStake`` queued for
 ``RemoveStakeDelayWindow`` blocks, ``GetStakeReputerAuthority`` = own + delegated stake). Amounts
-are exact integers (uallo, Python ``int`` in object arrays: the book is small); tokens move through the ledger's
-staking account, so ``Σ stakes = staking account balance`` at all times.
+are exact integers (uallo, Python ``int`` in object arrays: the book is small); tokens move
+through the ledger's staking account, so ``Σ stakes = staking account balance`` at all times.
 """
 
 from __future__ import annotations
