@@ -412,7 +412,7 @@ class AlloraModel(mesa.Model):
         )
         rep_ids = compact(rep_active)
 
-        if rep_ids.shape[1] != m or not (rep_ids == np.arange(m)).all():
+        if not _identity(rep_ids, m):
             got = np.take_along_axis(reports, np.maximum(rep_ids, 0)[:, :, None], axis=1)
             reports = np.where((rep_ids >= 0)[:, :, None], got, np.nan)
         rep_reports = ValueBundle.from_flat(reports, n_a, k_a)

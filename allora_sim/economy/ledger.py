@@ -47,10 +47,10 @@ def _amounts(amounts: int | Sequence[int] | np.ndarray | Uallo, what: str = "amo
     already an integer."""
     if isinstance(amounts, Uallo):
         out = Uallo(amounts.hi.ravel(), amounts.lo.ravel())
-        negative = out.hi.size and out.hi.min() < 0
+        smallest = out.hi.min() if out.hi.size else 0
     elif isinstance(amounts, np.ndarray) and amounts.dtype.kind == "i":
         a = amounts.astype(np.int64, copy=False).ravel()
-        negative = a.size and a.min() < 0
+        smallest = a.min() if a.size else 0
         out = Uallo.of_int64(a)
     else:
         if isinstance(amounts, np.ndarray):
@@ -61,11 +61,20 @@ def _amounts(amounts: int | Sequence[int] | np.ndarray | Uallo, what: str = "amo
             seq = list(amounts)
         if not set(map(type, seq)) <= {int}:
             seq = [_as_int(x, what) for x in seq]
-        negative = bool(seq) and min(seq) < 0
-        out = Uallo.of_ints(seq) if not negative else Uallo(np.zeros(0), np.zeros(0))
-    if negative:
-        raise LedgerError(f"transfer {what}s must be >= 0")
+        if min(seq, default=0) < 0:
+            raise _negative(what)
+        return Uallo.of_ints(seq)
+    if smallest < 0:
+        raise _negative(what)
     return out
+
+
+def _negative(what: str) -> LedgerError:
+    return LedgerError(f"transfer {what}s must be >= 0")
+
+
+def _overdraw(name: str, balance: int, debits: int) -> LedgerError:
+    return LedgerError(f"account {name!r} would go negative: balance {balance}, debits {debits}")
 
 
 def _totals(index: np.ndarray, amounts: Uallo) -> tuple[np.ndarray, Uallo]:
@@ -208,11 +217,8 @@ class Ledger:
         held = self.held[debit]
         short = np.flatnonzero(held.below(debits))
         if short.size:
-            i, d = int(debit[short[0]]), debits[short[:1]].total()
-            raise LedgerError(
-                f"account {self.names[i]!r} would go negative: balance {self.balance(i)}, "
-                f"debits {d}"
-            )
+            i = int(debit[short[0]])
+            raise _overdraw(self.names[i], self.balance(i), debits[short[:1]].total())
         # debits, then credits (an account can be both: the credit sees the debited balance)
         self._set(debit, held.minus(debits))
         self._set(credit, self.held[credit].plus(credits))
@@ -224,10 +230,7 @@ class Ledger:
             debit[s] = debit.get(s, 0) + a
         for s, d in debit.items():
             if self.balance(s) < d:
-                raise LedgerError(
-                    f"account {self.names[s]!r} would go negative: balance {self.balance(s)}, "
-                    f"debits {d}"
-                )
+                raise _overdraw(self.names[s], self.balance(s), d)
         for s, d in debit.items():
             self._put(s, self.balance(s) - d)
         for d, a in zip(dst, amounts, strict=True):
