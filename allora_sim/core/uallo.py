@@ -23,6 +23,7 @@ _FIVE18 = 5**18  # BASE = 5^18 · 2^18
 _LOW18 = 2**18 - 1
 _MAX_TERMS = 2**21  # terms per sum below which Σ(lo >> 18) < 2^21 · 5^18 fits int64
 _TWO63 = 2.0**63
+_TWO90 = 2.0**90  # ≈ 1.24·10^27 uallo, above MaxSupply
 _INT64_END = 2**63
 
 
@@ -55,6 +56,8 @@ class Uallo:
         if not values or max(values) < _INT64_END:
             return cls.of_int64(np.array(values, dtype=np.int64))
         parts = [divmod(x, BASE) for x in values]  # some amount is ≥ 2^63
+        if max(h for h, _ in parts) >= _INT64_END:
+            raise ValueError(f"uallo amount {max(values)} is beyond 2^63 ALLO")
         return cls(
             np.array([h for h, _ in parts], dtype=np.int64),
             np.array([lo for _, lo in parts], dtype=np.int64),
@@ -62,14 +65,23 @@ class Uallo:
 
     @classmethod
     def of_integral(cls, v: np.ndarray) -> Uallo:
-        """Integral float64 amounts (finite, ≥ 0, below 2^90), converted exactly.
+        """Integral float64 amounts (finite, ≥ 0), converted exactly.
 
-        Below 2^63 numpy's cast is exact. Above, ``v = m·2^e`` (53-bit ``m``); the whole ALLO
-        ``h ≈ v/10^18`` from float division is off by at most one, and ``v − h·10^18`` — whose
-        true value lies within ±2·10^18 — is computed exactly modulo 2^64 (uint64 arithmetic
-        wraps), then ``h`` is corrected by the sign and size of that remainder.
+        Below 2^63 numpy's cast is exact. Up to 2^90 (above MaxSupply), ``v = m·2^e`` (53-bit
+        ``m``); the whole ALLO ``h ≈ v/10^18`` from float division is off by at most one, and
+        ``v − h·10^18`` — whose true value lies within ±2·10^18 — is computed exactly modulo
+        2^64 (uint64 arithmetic wraps), then ``h`` is corrected by the sign and size of that
+        remainder. Larger amounts go through Python's ints.
         """
         v = np.asarray(v, dtype=np.float64)
+        if v.size == 0:
+            return cls(np.zeros(v.shape, dtype=np.int64), np.zeros(v.shape, dtype=np.int64))
+        top = v.max()
+        if not (v.min() >= 0.0 and np.isfinite(top)):  # NaN fails too
+            raise ValueError(f"uallo amounts must be finite and >= 0, got {v.min()}..{top}")
+        if top >= _TWO90:  # beyond the supply: Python's ints (hi must still fit int64)
+            flat = cls.of_ints([int(x) for x in v.ravel().tolist()])
+            return cls(flat.hi.reshape(v.shape), flat.lo.reshape(v.shape))
         small = v < _TWO63
         if small.all():
             return cls.of_int64(v.astype(np.int64))

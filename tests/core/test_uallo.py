@@ -4,6 +4,7 @@ built on them against a plain-``int`` oracle of ``payoutRewards``' truncation.""
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -14,12 +15,22 @@ amounts = st.lists(st.integers(0, 10**27), min_size=1, max_size=30)
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(st.floats(0.0, 2.0**90), min_size=1, max_size=40))
+@given(st.lists(st.floats(0.0, 2.0**100), min_size=1, max_size=40))
 def test_integral_floats_convert_exactly(xs) -> None:
     v = np.trunc(np.array(xs))
     got = Uallo.of_integral(v)
     assert got.ints() == [int(x) for x in v.tolist()]
     assert ((got.lo >= 0) & (got.lo < BASE)).all()
+
+
+def test_huge_floats_convert_exactly_and_bad_ones_are_refused() -> None:
+    v = np.array([[2.0**90, 3.0], [1e30, 2.0**63]])
+    assert Uallo.of_integral(v).ints() == [[int(x) for x in row] for row in v.tolist()]
+    for bad in ([-1.0], [np.nan], [np.inf]):
+        with pytest.raises(ValueError, match="finite and >= 0"):
+            Uallo.of_integral(np.array(bad))
+    with pytest.raises(ValueError, match="beyond 2"):
+        Uallo.of_integral(np.array([1e40]))
 
 
 def test_integral_floats_at_the_limb_edges() -> None:
