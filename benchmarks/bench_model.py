@@ -13,6 +13,10 @@ epoch, active-set admission and forecast-element limits, topic weights and drip,
 payout truncation, the topic store); "(entry pts)" counts only ``synthesize`` and
 ``run_topic_epoch`` as core, the narrower figure reported before 2026-11-26.
 
+"÷ baseline" divides the epoch time by ``bench_core``'s fixed numpy workload timed in the same
+process just before and after the epochs: this machine's speed swings by ±15–30 % between
+minutes, and the ratio lets runs from different minutes be compared.
+
 Run:  python benchmarks/bench_model.py [--repeats 3] [--json out.json]
 
 Targets (issue): ≥ 50 model epochs/s for the 55-topic case on one core, and < 25 % of the time
@@ -30,6 +34,8 @@ import statistics
 import sys
 import time
 from typing import Any
+
+from bench_core import baseline_seconds  # the same machine-speed workload
 
 import allora_sim
 from allora_sim import model as model_module
@@ -135,12 +141,15 @@ def measure(overrides: tuple[str, ...], warm: int, timed: int) -> dict[str, floa
     m = model_module.AlloraModel(sc)
     for _ in range(warm):
         m.step()
+    before = baseline_seconds()
     with _CoreClock() as clock, _CoreClock(entry_points=True) as entry:
         t0 = time.perf_counter()
         for _ in range(timed):
             m.step()
         wall = time.perf_counter() - t0
+    machine = (before + baseline_seconds()) / 2  # the machine's speed around the timed epochs
     return {
+        "epoch_per_baseline": wall / timed / machine,
         "epochs_per_second": timed / wall,
         "seconds_per_epoch": wall / timed,
         "share_outside_core": 1.0 - clock.seconds / wall,
@@ -164,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     results: dict[str, dict[str, float]] = {}
     print(
-        f"{'case':<20} {'epochs/s':>10} {'ms/epoch':>10} {'outside core':>13} "
+        f"{'case':<20} {'epochs/s':>10} {'ms/epoch':>10} {'÷ baseline':>11} {'outside core':>13} "
         f"{'(entry pts)':>12} {'peak RSS MiB':>13} {'model MiB':>10}"
     )
     for name in args.cases:
@@ -174,7 +183,8 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = med
         print(
             f"{name:<20} {med['epochs_per_second']:>10.1f} "
-            f"{1e3 * med['seconds_per_epoch']:>10.2f} {100 * med['share_outside_core']:>12.1f}% "
+            f"{1e3 * med['seconds_per_epoch']:>10.2f} {med['epoch_per_baseline']:>11.2f} "
+            f"{100 * med['share_outside_core']:>12.1f}% "
             f"{100 * med['share_outside_entry_points']:>11.1f}% "
             f"{med['peak_rss_mib']:>13.0f} {med['model_rss_mib']:>10.0f}"
         )
