@@ -106,3 +106,20 @@ def test_batched_transfers_equal_summed_debits_and_credits(moves) -> None:
         want[d] += a
     assert led.balances.tolist() == want
     led.check()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.integers(0, 10**25), min_size=1, max_size=12), st.integers(0, 10**25))
+def test_readers_agree_with_python_ints(balances, fee) -> None:
+    """covers / total_of / allo read the limbs as the exact integers they stand for."""
+    led = Ledger(MAX)
+    names = [f"a{i}" for i in range(len(balances))]
+    acct = led.open_many(names, balances)
+    led.set_genesis_pools(unminted=MAX - sum(balances), locked={})
+    assert led.covers(acct, fee).tolist() == [b >= fee for b in balances]
+    assert led.covers(acct, balances[::-1]).tolist() == [
+        b >= f for b, f in zip(balances, balances[::-1], strict=True)
+    ]
+    assert led.total_of(acct) == sum(balances)
+    exact = np.array([b / 10**18 for b in balances])  # correctly rounded
+    np.testing.assert_allclose(led.allo(acct), exact, rtol=2.3e-16, atol=0)

@@ -97,3 +97,17 @@ def test_delegators_get_their_cut_pro_rata() -> None:
     assert paid.tolist() == [250, 750]  # 1001·1/4 and 1001·3/4, truncated; 1 uallo stays
     assert eco.ledger.balance("pending_delegators") == 1
     eco.check()
+
+
+def test_stake_images_follow_every_change_of_the_book() -> None:
+    """The float images are cached between changes: each change must show in the next read."""
+    book = _economy().stake
+    before = book.authority().copy(), book.topic_stake().copy()
+    book.add_own_many(np.array([0, 0]), np.array([1, 1]), [3 * UALLO, 4 * UALLO])
+    assert book.authority()[0, 1] == before[0][0, 1] + 7 * UALLO
+    assert book.topic_stake()[0] == before[1][0] + 7 * UALLO
+    book.add_own(1, 0, 5 * UALLO)
+    assert book.authority()[1, 0] == before[0][1, 0] + 5 * UALLO
+    assert book.topic_stake()[1] == before[1][1] + 5 * UALLO
+    with pytest.raises(ValueError):
+        book.authority()[0, 0] = 0.0  # read-only: a caller cannot corrupt the cache

@@ -106,3 +106,43 @@ def test_context_forecasters_let_the_network_beat_every_inferer() -> None:
     net_without = without.epochs_frame()["network_loss"].mean()
     assert net_with < best_inferer(with_fc) - 0.5  # by more than half a decade
     assert net_without > best_inferer(without)  # without forecasters that edge is gone
+
+
+def test_all_active_fast_paths_equal_the_general_index_work() -> None:
+    """compact / _take / _spread shortcut the case where every registered slot is active in
+    order; they must give what the general construction gives."""
+    from allora_sim.model import _spread, _take, compact
+
+    rng = np.random.default_rng(0)
+    everyone = np.ones((3, 5), dtype=bool)
+    ids = compact(everyone)
+    np.testing.assert_array_equal(ids, np.argsort(~everyone, axis=1, kind="stable"))
+    some = everyone.copy()
+    some[1, [0, 3]] = False
+    np.testing.assert_array_equal(compact(some)[1], [1, 2, 4, -1, -1])
+    values = rng.normal(size=(3, 5))
+    for dtype in (np.float64, np.float32, np.int64):
+        v = values.astype(dtype)
+        got = _take(v, ids)
+        want = np.where(ids >= 0, np.take_along_axis(v, np.maximum(ids, 0), axis=1), np.nan)
+        assert got.dtype == want.dtype and not np.shares_memory(got, v)
+        np.testing.assert_array_equal(got, want)
+    spread = _spread(values, ids, 5)
+    np.testing.assert_array_equal(spread, values)
+    assert not np.shares_memory(spread, values)
+
+
+def test_one_reputer_group_in_slot_order_gives_the_same_tables_as_the_scatter(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A single reputer group covering every slot in order uses its rows as the report grid;
+    forcing the general scatter must give identical tables."""
+    from allora_sim import model as model_module
+
+    fast = _run("n_topics=3", "epochs=12", "seed=5")
+    (group,) = fast.groups["reputers"]
+    assert model_module._in_slot_order(group, fast.n_topics, fast.sizes[2])
+    monkeypatch.setattr(model_module, "_in_slot_order", lambda *a: False)
+    general = _run("n_topics=3", "epochs=12", "seed=5")
+    pd.testing.assert_frame_equal(fast.epochs_frame(), general.epochs_frame())
+    pd.testing.assert_frame_equal(fast.agents_frame(), general.agents_frame())
