@@ -223,6 +223,39 @@ class Ledger:
         self._set(debit, held.minus(debits))
         self._set(credit, self.held[credit].plus(credits))
 
+    def collect(
+        self, src: np.ndarray, amounts: int | Sequence[int] | np.ndarray | Uallo, dst: int
+    ) -> np.ndarray:
+        """Fees from many payers to one account: each account of ``src`` that holds at least its
+        amount (one amount for all, or one each) pays it to ``dst``; returns who could afford
+        theirs. An account named twice goes through :meth:`transfer_many` (all or nothing over
+        its debits)."""
+        src = np.asarray(src, dtype=np.intp)
+        need = _amounts(amounts)
+        one = need.hi.size == 1
+        if one:
+            need = need[0]
+        elif need.shape != src.shape:
+            raise LedgerError(f"collect needs one amount, or one per payer ({src.size})")
+        held = self.held[src]
+        can = ~held.below(need)
+        pay = can & ((need.hi > 0) | (need.lo > 0))
+        if not pay.any():
+            return can
+        payers = src[pay]
+        debits = need if one else need[pay]
+        if payers.size > 1 and not (payers[1:] > payers[:-1]).all():
+            if np.unique(payers).size < payers.size:
+                if one:
+                    debits = Uallo(np.full(payers.size, need.hi), np.full(payers.size, need.lo))
+                self.transfer_many(payers, np.full(payers.size, dst), debits)
+                return can
+        # debits, then the credit (``dst`` may be one of the payers)
+        self._set(payers, held[pay].minus(debits))
+        total = (int(need.hi) * BASE + int(need.lo)) * payers.size if one else debits.total()
+        self._credit(dst, total)
+        return can
+
     def _transfer_few(self, src: list[int], dst: list[int], amounts: list[int]) -> None:
         """:meth:`transfer_many` of a few amounts with Python ints (same checks and order)."""
         debit: dict[int, int] = {}

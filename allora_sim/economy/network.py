@@ -128,29 +128,17 @@ class Economy:
 
         Returns the mask of agents who paid."""
         src = self.accounts[role][topics, slots]
+        can = self.ledger.collect(src, amounts, self.module["ecosystem"])
         if isinstance(amounts, int | np.integer):
-            fee = int(amounts)
-            can = self.ledger.covers(src, fee)
-            if fee <= 0 or not can.any():
-                return can
-            payers = src[can]
-            pay: np.ndarray = (
-                np.full(len(payers), fee, dtype=np.int64)
-                if fee < 2**63
-                else np.full(len(payers), fee, dtype=object)
-            )
-            self.ledger.transfer_many(payers, np.full(len(payers), self.module["ecosystem"]), pay)
-            per_topic = np.bincount(topics[can], minlength=len(self.revenue)).astype(object) * fee
-            self.revenue += per_topic
-            self.fees_total += per_topic
+            if amounts > 0 and can.any():
+                per_topic = np.bincount(topics[can], minlength=len(self.revenue)).astype(object)
+                per_topic *= int(amounts)
+                self.revenue += per_topic
+                self.fees_total += per_topic
             return can
         amt = np.array(amounts, dtype=object)
-        can = self.ledger.covers(src, amt)
         paid = can & (amt > 0)
         if paid.any():
-            self.ledger.transfer_many(
-                src[paid], np.full(int(paid.sum()), self.module["ecosystem"]), list(amt[paid])
-            )
             np.add.at(self.revenue, topics[paid], amt[paid])
             np.add.at(self.fees_total, topics[paid], amt[paid])
         return can
@@ -245,6 +233,8 @@ class Economy:
         """After a fee payment: an inactive topic whose current weight reaches
         ``MinTopicWeight`` is activated (``activateTopicIfWeightAtLeastGlobalMin``); its stored
         previous weight rejoins the weight sum. Returns the topics activated."""
+        if self.active.all():  # nothing to activate
+            return np.zeros(self.n_topics, dtype=bool)
         w = self.current_weight()
         newly = ~self.active & (w >= self.params.module.min_topic_weight)
         for t in np.flatnonzero(newly):

@@ -123,3 +123,45 @@ def test_readers_agree_with_python_ints(balances, fee) -> None:
     assert led.total_of(acct) == sum(balances)
     exact = np.array([b / 10**18 for b in balances])  # correctly rounded
     np.testing.assert_allclose(led.allo(acct), exact, rtol=2.3e-16, atol=0)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.integers(0, 10**25), min_size=2, max_size=12),
+    st.data(),
+)
+def test_collect_pays_each_affordable_fee(balances, data) -> None:
+    """``collect`` against Python ints: each payer that holds its amount (one for all, or one
+    each) pays it to the collector; payers named twice and a collector that pays too included
+    (checked against the same fees one payer at a time, all or nothing per repeated payer)."""
+    led = Ledger(MAX)
+    acct = led.open_many([f"a{i}" for i in range(len(balances))], balances)
+    led.set_genesis_pools(unminted=MAX - sum(balances), locked={})
+    n = len(balances)
+    src = data.draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=10))
+    each = data.draw(st.booleans())
+    amounts = (
+        data.draw(st.lists(st.integers(0, 10**25), min_size=len(src), max_size=len(src)))
+        if each
+        else data.draw(st.integers(0, 10**25))
+    )
+    dst = data.draw(st.integers(0, n - 1))
+    need = amounts if each else [amounts] * len(src)
+    can = [balances[s] >= a for s, a in zip(src, need, strict=True)]
+    debit: dict[int, int] = {}
+    for s, a, c in zip(src, need, can, strict=True):
+        if c:
+            debit[s] = debit.get(s, 0) + a
+    if any(balances[s] < d for s, d in debit.items()):
+        with pytest.raises(LedgerError, match="would go negative"):
+            led.collect(acct[src], amounts, int(acct[dst]))
+        assert led.balances.tolist() == balances
+        return
+    got = led.collect(acct[src], amounts, int(acct[dst]))
+    assert got.tolist() == can
+    want = list(balances)
+    for s, d in debit.items():
+        want[s] -= d
+    want[dst] += sum(debit.values())
+    assert led.balances.tolist() == want
+    led.check()
