@@ -4,7 +4,9 @@ the reward core.
 Cases: ``default`` (fiducial 5/3/5 topic), ``large`` (one topic, 1,000/100/50 registered),
 ``55 topics`` of the chain-default active set (32 inferers / 6 forecasters / 6 reputers each) and
 ``55 topics 5000 reg.``: 55 topics with 5,000 registered inferers each (and 6 forecasters,
-6 reputers), admitted to the active 32/6/6 by the chain's streaming sortition. Memory is the
+6 reputers), admitted to the active 32/6/6 by the chain's streaming sortition. Both 55-topic
+cases raise ``max_active_topics_per_block`` to 5: at the chain's default of 1 only 12 topics
+(one per block of a 12-block epoch) can be active, and 43 would stay idle. Memory is the
 peak resident set of a fresh process running the case (``ru_maxrss``), and its growth over
 the imported-but-idle interpreter (the model's own footprint). Each case steps
 a model for a fixed number of epochs after a warm-up. "outside core" is the share of wall time
@@ -40,6 +42,9 @@ from bench_core import baseline_seconds  # the same machine-speed workload
 import allora_sim
 from allora_sim import model as model_module
 
+# every one of 55 topics active (5 per block × 12-block epochs ≥ 55; the chain's 1 keeps 12)
+ALL_ACTIVE = "mechanism.max_active_topics_per_block=5"
+
 CASES: dict[str, tuple[tuple[str, ...], int, int]] = {
     # name: (overrides, warm-up epochs, timed epochs)
     "default": ((), 20, 300),
@@ -50,6 +55,7 @@ CASES: dict[str, tuple[tuple[str, ...], int, int]] = {
             "population.inferers.0.count=32",
             "population.forecasters.0.count=6",
             "population.reputers.0.count=6",
+            ALL_ACTIVE,
         ),
         15,
         60,
@@ -60,6 +66,7 @@ CASES: dict[str, tuple[tuple[str, ...], int, int]] = {
             "population.inferers.0.count=5000",
             "population.forecasters.0.count=6",
             "population.reputers.0.count=6",
+            ALL_ACTIVE,
         ),
         5,
         20,
