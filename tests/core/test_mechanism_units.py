@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from allora_sim.core import ValueBundle
+from allora_sim.core.consensus import _gram, _scores_general, _scores_gram
 from allora_sim.core.maths import masked_median, masked_std, phi, phi_prime, quantile_of_decs
 from allora_sim.core.regrets import topic_initial_regret
 from allora_sim.core.rewards import (
@@ -310,3 +311,34 @@ def test_flat_bundle_round_trips_in_extract_values_order() -> None:
         np.testing.assert_array_equal(getattr(back, name), getattr(bundle, name))
     with pytest.raises(ValueError, match="4 inferers and 2 forecasters has 24 entries, got 23"):
         ValueBundle.from_flat(flat[..., :-1], n, k)
+
+
+def test_consensus_scores_of_both_paths_match_their_definition() -> None:
+    """``GetConsensusScore`` by its definition — consensus ``Σ_m Ŝ_m L_m / Σ Ŝ`` of complete
+    reports, score ``1/(‖L_m − L̄‖/‖L̄‖ + ε)`` — against the Gram-matrix path and the general
+    path (relative distances) the search evaluates them by."""
+    rng = np.random.default_rng(7)
+    b, m, e, eps = 3, 5, 40, 0.01
+    losses = rng.normal(-2.0, 1.0, (b, m, e))
+    adj = rng.uniform(0.1, 1.0, (b, m + 1, m))  # (B, C, M): C adjusted-stake vectors
+    want = np.empty((b, m + 1, m))
+    for t in range(b):
+        for c in range(m + 1):
+            cons = adj[t, c] @ losses[t] / adj[t, c].sum()
+            dist = np.linalg.norm(losses[t] - cons, axis=1)
+            want[t, c] = 1.0 / (dist / np.linalg.norm(cons) + eps)
+    gram, q, rr = _gram(losses, np.ones((b, m), dtype=bool))
+    got = _scores_gram(
+        adj.transpose(1, 2, 0),
+        gram.transpose(1, 2, 0),
+        np.diagonal(gram, axis1=1, axis2=2).T,
+        q.T,
+        rr,
+        eps,
+        1e-7,
+    )  # (C, M, B)
+    np.testing.assert_allclose(got.transpose(2, 0, 1), want, rtol=1e-12)
+    general = _scores_general(
+        adj, losses, np.ones((b, m, e)), losses, np.zeros((b, 1, e)), eps, 1e-7
+    )  # (B, M, C)
+    np.testing.assert_allclose(general.transpose(0, 2, 1), want, rtol=1e-12)
