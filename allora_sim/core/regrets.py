@@ -6,6 +6,8 @@ Mirrors ``GetCalcSetNetworkRegrets`` and ``CalcTopicInitialRegret``
 
 from __future__ import annotations
 
+from dataclasses import fields
+
 import numpy as np
 
 from allora_sim.core.bundle import ValueBundle
@@ -15,26 +17,19 @@ from allora_sim.core.synthesis import RegretStore
 __all__ = ["topic_initial_regret", "update_regrets"]
 
 
-def _ema_regret(
-    loss_a: Array, loss_b: Array, previous: Array, update: Mask, alpha: float, initial: Array
-) -> Array:
-    """``ComputeAndBuildEMRegret``: ``CalcEma(α, L_a − L_b, R_prev, firstTime=false)``, R_prev
-    defaulting to the topic's InitialRegret. Entries not in ``update`` keep their value."""
-    shape = (initial.shape[0],) + (1,) * (previous.ndim - 1)
-    prev = np.where(np.isnan(previous), initial.reshape(shape), previous)
-    # losses are finite or NaN: no error state to manage
-    new = ema(alpha, loss_a - loss_b, prev, False, finite=True)
-    return np.where(update, new, previous)
-
-
 def update_regrets(
     store: RegretStore, losses: ValueBundle, alpha: float, initial_regret: Array
 ) -> RegretStore:
     """All nine regret families after a network-loss bundle (``GetCalcSetNetworkRegrets``, §3.2).
 
-    Each family updates exactly the keys the chain's loops visit. Where the chain reads a loss
-    that is not in the bundle it gets the Go zero value, so a missing one-out inferer-forecaster
-    loss or a one-in forecaster without a forecaster loss is read as 0 (§14).
+    Each family updates exactly the keys the chain's loops visit, by ``ComputeAndBuildEMRegret``:
+    ``CalcEma(α, L_a − L_b, R_prev, firstTime=false)`` with ``R_prev`` defaulting to the topic's
+    InitialRegret; entries not visited keep their value. Where the chain reads a loss that is not
+    in the bundle it gets the Go zero value, so a missing one-out inferer-forecaster loss or a
+    one-in forecaster without a forecaster loss is read as 0 (§14).
+
+    The nine families are laid side by side in one ``(B, Σ sizes)`` array so that the blend runs
+    once; the returned families are views of it.
     """
     comb = losses.combined[:, None]
     naive = losses.naive[:, None]
@@ -47,59 +42,42 @@ def update_regrets(
     ooif_listed = np.isfinite(ooif).any(axis=-1)  # (B, K)
     ooif_read = np.nan_to_num(ooif.transpose(0, 2, 1), nan=0.0)  # (B, N', K), zero if missing
     l_fc_read = np.nan_to_num(l_fc, nan=0.0)
-    init = initial_regret
-
-    def pair(a: Mask, b: Mask) -> Mask:
-        return a[:, :, None] & b[:, None, :]
-
-    return RegretStore(
-        inferer=_ema_regret(comb, l_inf, store.inferer, has_inf, alpha, init),
-        forecaster=_ema_regret(comb, l_fc, store.forecaster, has_fc, alpha, init),
-        naive_inferer=_ema_regret(naive, l_inf, store.naive_inferer, has_inf, alpha, init),
-        oneout_inferer_inferer=_ema_regret(
-            oo_inf[:, :, None],
-            l_inf[:, None, :],
-            store.oneout_inferer_inferer,
-            pair(has_oo_inf, has_inf),
-            alpha,
-            init,
-        ),
-        oneout_inferer_forecaster=_ema_regret(
-            oo_inf[:, :, None],
-            ooif_read,
-            store.oneout_inferer_forecaster,
-            pair(has_oo_inf, ooif_listed),
-            alpha,
-            init,
-        ),
-        oneout_forecaster_inferer=_ema_regret(
-            oo_fc[:, :, None],
-            l_inf[:, None, :],
-            store.oneout_forecaster_inferer,
-            pair(has_oo_fc, has_inf),
-            alpha,
-            init,
-        ),
-        oneout_forecaster_forecaster=_ema_regret(
-            oo_fc[:, :, None],
-            l_fc[:, None, :],
-            store.oneout_forecaster_forecaster,
-            pair(has_oo_fc, has_fc),
-            alpha,
-            init,
-        ),
-        onein_forecaster_inferer=_ema_regret(
-            onein[:, :, None],
-            l_inf[:, None, :],
-            store.onein_forecaster_inferer,
-            pair(has_onein, has_inf),
-            alpha,
-            init,
-        ),
-        onein_forecaster_self=_ema_regret(
-            onein, l_fc_read, store.onein_forecaster_self, has_onein, alpha, init
-        ),
+    # per family: (L_a, L_b, visited as (mask) or (row mask, column mask)), in RegretStore order
+    col, row = (slice(None), None), (slice(None), slice(None), None)
+    families = (
+        (comb, l_inf, (has_inf,)),
+        (comb, l_fc, (has_fc,)),
+        (naive, l_inf, (has_inf,)),
+        (oo_inf[row], l_inf[col], (has_oo_inf, has_inf)),
+        (oo_inf[row], ooif_read, (has_oo_inf, ooif_listed)),
+        (oo_fc[row], l_inf[col], (has_oo_fc, has_inf)),
+        (oo_fc[row], l_fc[col], (has_oo_fc, has_fc)),
+        (onein[row], l_inf[col], (has_onein, has_inf)),
+        (onein, l_fc_read, (has_onein,)),
     )
+    previous = [getattr(store, f.name) for f in fields(RegretStore)]
+    b = initial_regret.shape[0]
+    sizes = [p.size // b if b else 0 for p in previous]
+    ends = np.cumsum(sizes).tolist()
+    total = ends[-1]
+    current = np.empty((b, total))
+    prev = np.empty((b, total))
+    visit = np.empty((b, total), dtype=bool)
+
+    def view(flat: Array, i: int) -> Array:
+        return flat[:, ends[i] - sizes[i] : ends[i]].reshape(previous[i].shape)
+
+    for i, (loss_a, loss_b, visited) in enumerate(families):
+        np.subtract(loss_a, loss_b, out=view(current, i))
+        view(prev, i)[...] = previous[i]
+        if len(visited) == 1:
+            view(visit, i)[...] = visited[0]
+        else:
+            np.logical_and(visited[0][:, :, None], visited[1][:, None, :], out=view(visit, i))
+    filled = np.where(np.isnan(prev), initial_regret[:, None], prev)
+    # losses are finite or NaN: no error state to manage
+    new = np.where(visit, ema(alpha, current, filled, False, finite=True), prev)
+    return RegretStore(*(view(new, i) for i in range(len(previous))))
 
 
 def topic_initial_regret(
