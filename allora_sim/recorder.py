@@ -296,9 +296,9 @@ class Recorder:
             "reputer_share": np.full(t, getattr(eco, "reputers_percent", np.nan)),
             "emission_per_token": np.full(t, getattr(eco, "emission_per_token", None) or np.nan),
         }
-        for role in ("inferers", "forecasters", "reputers", "consumers", "delegators"):
-            acct = eco.accounts[role]
-            row[f"balance_{role}"] = allo(led.total_of(acct))
+        roles = ("inferers", "forecasters", "reputers", "consumers", "delegators")
+        for role, total in zip(roles, led.totals_of([eco.accounts[r] for r in roles]), strict=True):
+            row[f"balance_{role}"] = allo(total)
         self._economy.append(row)
 
     # -----------------------------------------------------------------------------------------

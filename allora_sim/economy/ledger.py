@@ -174,9 +174,15 @@ class Ledger:
         i = self.index[account] if isinstance(account, str) else account
         return int(self.held.hi[i]) * BASE + int(self.held.lo[i])
 
-    def total_of(self, accounts: np.ndarray) -> int:
-        """The exact sum of the balances of ``accounts``."""
-        return self.held[np.asarray(accounts, dtype=np.intp).ravel()].total()
+    def totals_of(self, groups: Sequence[np.ndarray]) -> list[int]:
+        """The exact sum of the balances of each group of accounts (one pass for all groups)."""
+        flat = [np.asarray(g, dtype=np.intp).ravel() for g in groups]
+        sizes = [f.size for f in flat]
+        held = self.held[np.concatenate(flat)] if flat else self.held[:0]
+        starts = np.cumsum([0, *sizes[:-1]])
+        sums = held.sum_runs(starts[np.asarray(sizes) > 0]).ints() if held.hi.size else []
+        it = iter(sums)
+        return [int(next(it)) if n else 0 for n in sizes]
 
     def allo(self, accounts: np.ndarray) -> np.ndarray:
         """Balances of ``accounts`` (any shape) in ALLO, as float64 (``hi + lo/10^18``)."""

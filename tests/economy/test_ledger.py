@@ -111,7 +111,7 @@ def test_batched_transfers_equal_summed_debits_and_credits(moves) -> None:
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.integers(0, 10**25), min_size=1, max_size=12), st.integers(0, 10**25))
 def test_readers_agree_with_python_ints(balances, fee) -> None:
-    """covers / total_of / allo read the limbs as the exact integers they stand for."""
+    """covers / totals_of / allo read the limbs as the exact integers they stand for."""
     led = Ledger(MAX)
     names = [f"a{i}" for i in range(len(balances))]
     acct = led.open_many(names, balances)
@@ -120,7 +120,14 @@ def test_readers_agree_with_python_ints(balances, fee) -> None:
     assert led.covers(acct, balances[::-1]).tolist() == [
         b >= f for b, f in zip(balances, balances[::-1], strict=True)
     ]
-    assert led.total_of(acct) == sum(balances)
+    assert led.totals_of([acct]) == [sum(balances)]
+    cut = len(balances) // 2  # groups of any size, an empty one included
+    assert led.totals_of([acct[cut:], acct[:0], acct[:cut], acct[::-1]]) == [
+        sum(balances[cut:]),
+        0,
+        sum(balances[:cut]),
+        sum(balances),
+    ]
     exact = np.array([b / 10**18 for b in balances])  # correctly rounded
     np.testing.assert_allclose(led.allo(acct), exact, rtol=2.3e-16, atol=0)
 
