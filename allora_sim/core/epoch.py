@@ -625,39 +625,29 @@ def run_topic_epoch(
     ok_fc_entropy = ok_inf_entropy & (fc_ok_h | ~has_fc_entropy)
     ok_gamma = ok_fc_entropy & np.isfinite(gamma)
     paid = ok_gamma
-    error = np.select(
-        [
-            ~has_inferences,
-            ~settled,
-            ~has_reputers,
-            fc_mismatch,
-            ~ok_rep_entropy,
-            ~has_inf_scores,
-            ~ok_inf_entropy,
-            ~ok_fc_entropy,
-            ~ok_gamma,
-        ],
-        [
-            RewardError.NO_INFERENCES,
-            RewardError.NO_NETWORK_LOSS,
-            RewardError.NO_REPUTERS,
-            RewardError.FORECASTER_PAIRING,
-            RewardError.ENTROPY,
-            RewardError.NO_INFERER_SCORES,
-            RewardError.ENTROPY,
-            RewardError.ENTROPY,
-            RewardError.NORMALIZATION,
-        ],
-        RewardError.NONE,
-    )
+    # the first failure in that order (np.select, written as the wheres it performs)
+    error = np.full(has_inferences.shape, int(RewardError.NONE))
+    for failed, code in (
+        (~ok_gamma, RewardError.NORMALIZATION),
+        (~ok_fc_entropy, RewardError.ENTROPY),
+        (~ok_inf_entropy, RewardError.ENTROPY),
+        (~has_inf_scores, RewardError.NO_INFERER_SCORES),
+        (~ok_rep_entropy, RewardError.ENTROPY),
+        (fc_mismatch, RewardError.FORECASTER_PAIRING),
+        (~has_reputers, RewardError.NO_REPUTERS),
+        (~settled, RewardError.NO_NETWORK_LOSS),
+        (~has_inferences, RewardError.NO_INFERENCES),
+    ):
+        error = np.where(failed, int(code), error)
 
     inf_reward = np.where(paid[:, None] & inf_scored, inf_frac * total_u[:, None], np.nan)
     fc_reward = np.where(paid[:, None] & fc_scored, fc_frac * total_v[:, None], np.nan)
     rep_reward = np.where(paid[:, None] & members, rep_frac * total_w[:, None], np.nan)
     assert inp.delegated_stake is not None
     kept, cut = rewards.delegator_cut(rep_reward, inp.stake, inp.delegated_stake)
-    inf_paid = paid[:, None] & (np.trunc(np.nan_to_num(inf_reward)) > 0)
-    fc_paid = paid[:, None] & (np.trunc(np.nan_to_num(fc_reward)) > 0)
+    # a payout truncates to ≥ 1 uallo (trunc(x) > 0 ⇔ x ≥ 1, NaN and −∞ excluded)
+    inf_paid = paid[:, None] & (inf_reward >= 1.0)
+    fc_paid = paid[:, None] & (fc_reward >= 1.0)
 
     # Score-stage writes happen after the reputer stage succeeded (GenerateReputerScores first).
     scores_written = stage_rep

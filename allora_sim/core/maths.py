@@ -19,6 +19,7 @@ __all__ = [
     "Array",
     "Mask",
     "ema",
+    "expand",
     "masked_median",
     "masked_std",
     "phi",
@@ -28,14 +29,30 @@ __all__ = [
 ]
 
 
+_ROW_STARTS: dict[tuple[int, ...], np.ndarray] = {}
+
+
 def take_last(a: np.ndarray, idx: np.ndarray) -> np.ndarray:
     """``np.take_along_axis(a, idx, axis=-1)``; when ``idx`` has ``a``'s leading shape, as one
     flat take (a fraction of ``take_along_axis``'s per-call cost on the small arrays here)."""
     if a.shape[:-1] != idx.shape[:-1] or a.shape[-1] == 0:
         return np.take_along_axis(a, idx, axis=-1)
-    length = a.shape[-1]
-    start = np.arange(0, a.size, length).reshape(*idx.shape[:-1], 1)
+    start = _ROW_STARTS.get(a.shape)
+    if start is None:  # the flat offset of each row, kept per shape (a handful of shapes)
+        start = np.arange(0, a.size, a.shape[-1]).reshape(*a.shape[:-1], 1)
+        start.flags.writeable = False
+        if len(_ROW_STARTS) < 256:
+            _ROW_STARTS[a.shape] = start
     return a.reshape(-1)[start + idx]
+
+
+def expand(a: np.ndarray, axis: int) -> np.ndarray:
+    """``np.expand_dims(a, axis)`` for one axis, without its argument handling."""
+    if axis == -1:
+        return a[..., None]
+    if axis < 0:
+        axis += a.ndim + 1
+    return a.reshape((*a.shape[:axis], 1, *a.shape[axis:]))
 
 
 def masked_std(x: Array, mask: Mask, axis: int = -1) -> Array:
@@ -49,7 +66,7 @@ def masked_std(x: Array, mask: Mask, axis: int = -1) -> Array:
     n = add(mask, axis=axis)
     xm = np.where(mask, x, 0.0)
     mean = add(xm, axis=axis) / np.maximum(n, 1)
-    xm -= np.expand_dims(mean, axis)
+    xm -= expand(mean, axis)
     xm *= mask
     if axis == -1:
         ss = np.einsum("...i,...i->...", xm, xm)

@@ -72,7 +72,7 @@ def forecaster_scores(losses: ValueBundle) -> tuple[Array, Mask, Mask, Mask]:
     pos = np.cumsum(onein_ok, axis=-1) - 1
     paired = take_last(
         np.concatenate([packed_out, np.full_like(packed_out[:, :1], np.nan)], axis=-1),
-        np.clip(pos, 0, packed_out.shape[-1]),
+        np.minimum(np.maximum(pos, 0), packed_out.shape[-1]),
     )
     paired = np.where(onein_ok & (pos < n_out[:, None]), paired, np.nan)
     mismatch = (onein_ok & (pos >= n_out[:, None])).any(axis=-1)
@@ -105,7 +105,7 @@ def append_score_history(history: Array, score: Array, scored: Mask) -> Array:
     t = np.arange(w)[None, :]
     from_block = t < take[:, None]
     idx_block = np.minimum(offset[:, None] + t, packed.shape[-1] - 1) if packed.shape[-1] else t
-    idx_old = np.clip(t - take[:, None], 0, w - 1)
+    idx_old = np.minimum(np.maximum(t - take[:, None], 0), w - 1)
     block_vals = take_last(packed, idx_block) if packed.shape[-1] else np.full_like(history, np.nan)
     old_vals = take_last(history, idx_old)
     old_ok = (t - take[:, None]) < w

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from allora_sim.core.bundle import ValueBundle
-from allora_sim.core.maths import Array, Mask, masked_median, masked_std, take_last
+from allora_sim.core.maths import Array, Mask, expand, masked_median, masked_std, take_last
 
 __all__ = [
     "ERROR_BAR_PERCENTILES",
@@ -27,6 +27,7 @@ __all__ = [
 ]
 
 ERROR_BAR_PERCENTILES = np.array([2.28, 15.87, 50.0, 84.13, 97.72])
+_FLOAT_MAX = float(np.finfo(np.float64).max)
 
 
 @dataclass(frozen=True)
@@ -96,13 +97,13 @@ def regret_weights(
     # r̂ = R/(σ + ε) with non-members at −∞: they drop out of the maximum and get
     # weight p/(1 + e^∞) = 0 below without a mask.
     r = np.where(member, regret, -np.inf)
-    r /= np.expand_dims(d, axis)
-    r_max = np.expand_dims(np.maximum.reduce(r, axis=axis), axis)
+    r /= expand(d, axis)
+    r_max = expand(np.maximum.reduce(r, axis=axis), axis)
     anchor = c_norm - 8.25 / p_norm
     np.minimum(r, c_norm + 6.75 / p_norm, out=r)
     # (r − max) + A0 in the chain; adding the per-row offset once is the same up to one ulp
     # (a row without members has r_max = −∞: its shift is capped so that it stays −∞)
-    r += np.clip(anchor - r_max, 0.0, np.finfo(np.float64).max)
+    r += np.minimum(np.maximum(anchor - r_max, 0.0), _FLOAT_MAX)
     keep = r >= c_norm - 17.25 / p_norm
     np.subtract(c_norm, r, out=r)
     r *= p_norm

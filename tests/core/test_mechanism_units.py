@@ -342,3 +342,18 @@ def test_consensus_scores_of_both_paths_match_their_definition() -> None:
         adj, losses, np.ones((b, m, e)), losses, np.zeros((b, 1, e)), eps, 1e-7
     )  # (B, M, C)
     np.testing.assert_allclose(general.transpose(0, 2, 1), want, rtol=1e-12)
+
+
+def test_expand_and_take_last_equal_numpy() -> None:
+    """The core's shortcuts for ``np.expand_dims`` and ``np.take_along_axis(…, axis=-1)``
+    (cached row offsets, reused across calls of one shape)."""
+    from allora_sim.core.maths import expand, take_last
+
+    rng = np.random.default_rng(3)
+    a = rng.normal(size=(2, 3, 4))
+    for axis in (-1, -2, -3, -4, 0, 1, 2, 3):
+        assert np.array_equal(expand(a, axis), np.expand_dims(a, axis))
+    for _ in range(2):  # second round: offsets from the cache
+        idx = rng.integers(0, 4, size=(2, 3, 5))
+        assert np.array_equal(take_last(a, idx), np.take_along_axis(a, idx, axis=-1))
+        assert np.array_equal(take_last(a[0], idx[0]), np.take_along_axis(a[0], idx[0], axis=-1))
