@@ -590,9 +590,9 @@ class AlloraModel(mesa.Model):
                 )
             return np.floor(out)
         amount = self.scenario.topic_reward * UALLO_PER_ALLO
-        out = np.where(rewarded, amount, 0.0)
-        eco.fund_fixed(int(sum(uallo(out[rewarded]))))
-        return np.floor(out)
+        out = np.floor(np.where(rewarded, amount, 0.0))  # E_t in uallo
+        eco.fund_fixed(sum(int(x) for x in out[rewarded].tolist()))
+        return out
 
     def _data_fees(
         self, inference: np.ndarray, forecast: np.ndarray

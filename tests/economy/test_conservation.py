@@ -59,3 +59,25 @@ def test_uncovered_fees_reject_the_payload() -> None:
     inf = ag[ag["role"] == "inferer"]
     assert not inf["active"].any()
     assert np.isnan(m.epochs_frame()["network_inference"]).all()
+
+
+def test_fixed_emission_funds_exactly_the_topic_rewards() -> None:
+    """``emission=fixed`` (the default): each epoch the rewards account receives exactly the
+    rewarded topics' ``topic_reward`` (from the treasury, minting the shortfall) — no more — so
+    it never holds more than was funded, and the unminted allowance falls by no more than that.
+    (A double conversion to uallo once moved the whole allowance into it on the first epoch.)"""
+    m = AlloraModel(allora_sim.scenario("epochs=40", "n_topics=2", "output.progress=false"))
+    eco, led = m.economy, m.economy.ledger
+    funded = 0
+    unminted0 = led.unminted
+    for _ in range(m.scenario.epochs):
+        rewards_before = led.balance("rewards")
+        m.step()
+        given = sum(int(x) for x in m.topic_reward.tolist())  # E_t of this epoch's topics, uallo
+        assert eco.emitted_last == given
+        funded += given
+        assert led.balance("rewards") - rewards_before <= given  # paid out, or kept if failed
+    settled = m.epochs_frame()["epoch"].nunique()
+    assert funded == settled * 2 * 1000 * 10**18  # both topics, 1,000 ALLO each
+    assert 0 <= led.balance("rewards") <= funded
+    assert unminted0 - led.unminted <= funded
