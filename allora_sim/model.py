@@ -96,6 +96,16 @@ def _take(values: np.ndarray, ids: np.ndarray) -> np.ndarray:
     return np.where(ids >= 0, got, np.nan)
 
 
+def _take_forecasts(forecast: np.ndarray, fc_ids: np.ndarray, inf_ids: np.ndarray) -> np.ndarray:
+    """``forecast[t, fc_ids[t, a], inf_ids[t, b]]``: the active forecasters' forecasts of the
+    active inferers (NaN where either id is −1)."""
+    if _identity(fc_ids, forecast.shape[1]) and _identity(inf_ids, forecast.shape[2]):
+        return forecast.copy()
+    rows = np.take_along_axis(forecast, np.maximum(fc_ids, 0)[:, :, None], axis=1)
+    got = np.take_along_axis(rows, np.maximum(inf_ids, 0)[:, None, :], axis=2)
+    return np.where((fc_ids >= 0)[:, :, None] & (inf_ids >= 0)[:, None, :], got, np.nan)
+
+
 def _spread(values: np.ndarray, ids: np.ndarray, width: int) -> np.ndarray:
     """Inverse of :func:`_take`: ``(T, A)`` values onto ``(T, width)`` registered slots."""
     if _identity(ids, width):
@@ -325,9 +335,7 @@ class AlloraModel(mesa.Model):
         )
         inf_ids, fc_ids = compact(inf_active), compact(fc_active)
         inf_c = _take(inference, inf_ids)
-        rows = np.take_along_axis(forecast, np.maximum(fc_ids, 0)[:, :, None], axis=1)
-        fc_c = np.take_along_axis(rows, np.maximum(inf_ids, 0)[:, None, :], axis=2)
-        fc_c = np.where((fc_ids >= 0)[:, :, None] & (inf_ids >= 0)[:, None, :], fc_c, np.nan)
+        fc_c = _take_forecasts(forecast, fc_ids, inf_ids)
         # synthesis reads no reputer state: keep the store's reputers as they are
         part, self.store = gather(self.store, inf_ids, fc_ids, self.store.reputer_ids)
         network = self._synthesize(part, inf_c, fc_c)

@@ -111,7 +111,7 @@ def test_context_forecasters_let_the_network_beat_every_inferer() -> None:
 def test_all_active_fast_paths_equal_the_general_index_work() -> None:
     """compact / _take / _spread shortcut the case where every registered slot is active in
     order; they must give what the general construction gives."""
-    from allora_sim.model import _spread, _take, compact
+    from allora_sim.model import _spread, _take, _take_forecasts, compact
 
     rng = np.random.default_rng(0)
     everyone = np.ones((3, 5), dtype=bool)
@@ -130,6 +130,15 @@ def test_all_active_fast_paths_equal_the_general_index_work() -> None:
     spread = _spread(values, ids, 5)
     np.testing.assert_array_equal(spread, values)
     assert not np.shares_memory(spread, values)
+    forecast = rng.normal(size=(3, 4, 5))
+    forecast[0, 1, 2] = np.nan
+    fc_ids = compact(np.ones((3, 4), dtype=bool))
+    got = _take_forecasts(forecast, fc_ids, ids)
+    np.testing.assert_array_equal(got, forecast)
+    assert not np.shares_memory(got, forecast)
+    part = _take_forecasts(forecast, compact(some[:, :4]), compact(some))  # general path
+    np.testing.assert_array_equal(part[1, :2, :3], forecast[1][[1, 2]][:, [1, 2, 4]])
+    assert np.isnan(part[1, 2:]).all() and np.isnan(part[1, :, 3:]).all()
 
 
 def test_one_reputer_group_in_slot_order_gives_the_same_tables_as_the_scatter(
