@@ -34,6 +34,9 @@ class LedgerError(ValueError):
     """An operation that would break the ledger's invariants (nothing was changed)."""
 
 
+_ONE_LIMB_END = 2**63 * BASE  # amounts whose whole ALLO fit one int64
+
+
 def _as_int(x: object, what: str) -> int:
     if isinstance(x, bool) or not isinstance(x, int | np.integer):
         if isinstance(x, float | np.floating) and float(x).is_integer():
@@ -45,6 +48,9 @@ def _as_int(x: object, what: str) -> int:
 def _amounts(amounts: int | Sequence[int] | np.ndarray | Uallo, what: str = "amount") -> Uallo:
     """Non-negative integer amounts as a flat :class:`Uallo`, validating each value that is not
     already an integer."""
+    if type(amounts) is int and 0 <= amounts < _ONE_LIMB_END:  # one amount (a fee): no lists
+        hi, lo = divmod(amounts, BASE)
+        return Uallo(np.array([hi]), np.array([lo]))
     if isinstance(amounts, Uallo):
         out = Uallo(amounts.hi.ravel(), amounts.lo.ravel())
         smallest = out.hi.min() if out.hi.size else 0
