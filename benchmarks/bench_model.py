@@ -6,7 +6,7 @@ Cases: ``default`` (fiducial 5/3/5 topic), ``large`` (one topic, 1,000/100/50 re
 ``55 topics 5000 reg.``: 55 topics with 5,000 registered inferers each (and 6 forecasters,
 6 reputers), admitted to the active 32/6/6 by the chain's streaming sortition. Both 55-topic
 cases raise ``max_active_topics_per_block`` to 5: at the chain's default of 1 only 12 topics
-(one per block of a 12-block epoch) can be active, and 43 would stay idle. Memory is the
+(one per block of a 12-block epoch) are served at a time and 43 would wait. Memory is the
 peak resident set of a fresh process running the case (``ru_maxrss``), and its growth over
 the imported-but-idle interpreter (the model's own footprint). Each case steps
 a model for a fixed number of epochs after a warm-up. "outside core" is the share of wall time
@@ -42,7 +42,7 @@ from bench_core import baseline_seconds  # the same machine-speed workload
 import allora_sim
 from allora_sim import model as model_module
 
-# every one of 55 topics active (5 per block × 12-block epochs ≥ 55; the chain's 1 keeps 12)
+# every one of 55 topics served (5 per block × 12-block epochs ≥ 55; the chain's 1 serves 12)
 ALL_ACTIVE = "mechanism.max_active_topics_per_block=5"
 
 CASES: dict[str, tuple[tuple[str, ...], int, int]] = {

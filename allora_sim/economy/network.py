@@ -230,15 +230,29 @@ class Economy:
         )
 
     def activate_if_heavy(self) -> np.ndarray:
-        """After a fee payment: an inactive topic whose current weight reaches
-        ``MinTopicWeight`` is activated (``activateTopicIfWeightAtLeastGlobalMin``); its stored
-        previous weight rejoins the weight sum. Returns the topics activated."""
+        """After fee payments: an inactive topic whose current weight reaches ``MinTopicWeight``
+        is activated (``activateTopicIfWeightAtLeastGlobalMin`` → ``ActivateTopic``) and its
+        stored previous weight rejoins the weight sum — within the room for
+        ``MaxActiveTopicsPerBlock`` topics in each block of an epoch: when every place is taken,
+        it replaces the lightest active topic if its weight is at least that one's, and otherwise
+        stays out (``addTopicToActiveSetRespectingLimitsWithoutMinWeightReset``, §7.3). Topics
+        are tried in id order. Returns the topics activated."""
+        newly = np.zeros(self.n_topics, dtype=bool)
         if self.active.all():  # nothing to activate
-            return np.zeros(self.n_topics, dtype=bool)
+            return newly
+        mp = self.params.module
         w = self.current_weight()
-        newly = ~self.active & (w >= self.params.module.min_topic_weight)
-        for t in np.flatnonzero(newly):
+        room = mp.max_active_topics_per_block * self.epoch_length
+        for t in np.flatnonzero(~self.active & (w >= mp.min_topic_weight)).tolist():
+            if np.count_nonzero(self.active) >= room:
+                act = np.flatnonzero(self.active)
+                lowest = act[np.argmin(w[act])]  # the first of the lightest
+                if w[t] < w[lowest]:
+                    continue
+                self._deactivate(np.arange(self.n_topics) == lowest)
+                newly[lowest] = False
             self.active[t] = True
+            newly[t] = True
             if np.isfinite(self.prev_weight[t]) and self.prev_weight[t] != 0:
                 self.weight_sum += float(self.prev_weight[t])
         return newly
@@ -274,10 +288,12 @@ class Economy:
             self.weight_sum = float(np.add.accumulate(np.r_[self.weight_sum, changes])[-1])
 
     def _deactivate(self, topics_off: np.ndarray) -> None:
-        """Inactivate the topics of the mask; their previous weights leave the weight sum."""
+        """Inactivate the topics of the mask; their previous weights (if stored) leave the weight
+        sum."""
         off = np.flatnonzero(topics_off)
         self.active[off] = False
-        self._add_to_weight_sum(-self.prev_weight[off])
+        prev = self.prev_weight[off]
+        self._add_to_weight_sum(-np.where(np.isnan(prev), 0.0, prev))
 
     # ---------------------------------------------------------------------------------------
     # emission (§9.1)

@@ -63,3 +63,25 @@ def test_weight_sum_updates_add_in_topic_order_like_the_chain_loop(history) -> N
     assert sum(changes.tolist(), start) == expected  # Python's left-to-right sum agrees
     eco.weight_sum = start
     assert eco.weight_sum == pytest.approx(np.nansum(eco.prev_weight[eco.active]), rel=1e-9)
+
+
+def test_topics_beyond_the_room_take_turns() -> None:
+    """At the chain's MaxActiveTopicsPerBlock = 1 and 12-block epochs there are 12 places: with
+    15 paying topics never more than 12 are active, only those get worker nonces (inferences)
+    and rewards, the rest fail with "no inferences"; a waiting topic whose weight reaches the
+    lightest active one's takes its place, so every topic gets its turn (§7.3)."""
+    from allora_sim.core import RewardError
+
+    m = AlloraModel(allora_sim.scenario("n_topics=15", "epochs=60", "output.progress=false"))
+    eco = m.economy
+    for _ in range(m.scenario.epochs):
+        m.step()
+        assert eco.active.sum() <= 12
+        # the weight sum stays the total of the active topics' previous weights
+        assert eco.weight_sum == pytest.approx(np.nansum(eco.prev_weight[eco.active]), rel=1e-9)
+    ep = m.epochs_frame()
+    served = ep["network_inference"].notna()
+    assert (served.groupby(ep["epoch"]).sum() == 12).all()
+    assert (ep.loc[~served, "reward_error"] == RewardError.NO_INFERENCES).all()
+    assert (ep.loc[~served, "topic_reward"] == 0).all()
+    assert ep.loc[ep["topic_reward"] > 0, "topic"].nunique() == 15
