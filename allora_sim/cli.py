@@ -115,6 +115,12 @@ def _print_summary(name: str, summary: dict[str, Any], path: Path) -> None:
         f"best inferer {s['best_inferer_loss']:.3f} | "
         f"median inferer {s['median_inferer_loss']:.3f}"
     )
+    if "topic_epochs" in s:
+        why = ", ".join(f"{k} {v:,}" for k, v in s.get("unrewarded", {}).items())
+        print(
+            f"  rewarded      {s['rewarded_epochs']:,} of {s['topic_epochs']:,} topic-epochs"
+            + (f" (unrewarded: {why})" if why else "")
+        )
     share = s["reward_share"]
     print("  reward share  " + " | ".join(f"{k} {100 * v:.1f}%" for k, v in share.items()))
     if "reward_gini" in s:

@@ -7,6 +7,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from allora_sim.core import RewardError
+
 __all__ = ["gini", "summarize"]
 
 
@@ -27,6 +29,9 @@ def summarize(epochs: pd.DataFrame, agents: pd.DataFrame | None) -> dict[str, An
     * ``network_loss``, ``naive_loss``: mean loss of the network and the naive (no-forecaster)
       network inference;
     * ``best_inferer_loss``, ``median_inferer_loss``: over inferers, of each inferer's mean loss;
+    * ``rewarded_epochs`` of ``topic_epochs``, and ``unrewarded``: why the others paid nothing
+      (count per :class:`~allora_sim.core.RewardError` reason, e.g. "no inferences" for topics
+      that were not active);
     * ``reward_share``: share of all rewards paid to each class;
     * ``reward_gini``: Gini of the participants' total rewards (all classes), and per class.
     """
@@ -36,6 +41,13 @@ def summarize(epochs: pd.DataFrame, agents: pd.DataFrame | None) -> dict[str, An
         "network_loss": float(epochs["network_loss"].mean()),
         "naive_loss": float(epochs["naive_loss"].mean()),
         "rewarded_epochs": int((epochs["reward_error"] == 0).sum()),
+        "topic_epochs": len(epochs),
+    }
+    errors = epochs["reward_error"].to_numpy()
+    codes, counts = np.unique(errors[errors != 0], return_counts=True)
+    out["unrewarded"] = {
+        RewardError.NAMES.get(int(c), f"error {int(c)}"): int(n)
+        for c, n in zip(codes, counts, strict=True)
     }
     totals = {
         c: float(epochs[f"{c}_reward"].sum(skipna=True))

@@ -25,6 +25,7 @@ def test_run_writes_the_result_files(tmp_path: Path, capsys) -> None:
         "naive",
         "best inferer",
         "median inferer",
+        "rewarded      19 of 20 topic-epochs (unrewarded: no inferer scores 1)",
         "reward share",
         "reward Gini",
         f"results: {out}",
