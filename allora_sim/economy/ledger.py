@@ -194,14 +194,6 @@ class Ledger:
         """Balances of ``accounts`` (any shape) in ALLO, as float64 (``hi + lo/10^18``)."""
         return self.held.hi[accounts] + self.held.lo[accounts] / float(BASE)
 
-    def covers(self, accounts: np.ndarray, amounts: int | Sequence[int] | np.ndarray) -> np.ndarray:
-        """Whether each account's balance is at least its amount (one amount for all, or one
-        each): who can afford a fee."""
-        need = _amounts(amounts)
-        if need.hi.size == 1:
-            need = need[0]
-        return ~self.held[np.asarray(accounts, dtype=np.intp)].below(need)
-
     # movements ------------------------------------------------------------------------------
 
     def transfer(self, src: int, dst: int, amount: int) -> None:

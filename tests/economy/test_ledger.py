@@ -109,17 +109,13 @@ def test_batched_transfers_equal_summed_debits_and_credits(moves) -> None:
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.integers(0, 10**25), min_size=1, max_size=12), st.integers(0, 10**25))
-def test_readers_agree_with_python_ints(balances, fee) -> None:
-    """covers / totals_of / allo read the limbs as the exact integers they stand for."""
+@given(st.lists(st.integers(0, 10**25), min_size=1, max_size=12))
+def test_readers_agree_with_python_ints(balances) -> None:
+    """totals_of / allo read the limbs as the exact integers they stand for."""
     led = Ledger(MAX)
     names = [f"a{i}" for i in range(len(balances))]
     acct = led.open_many(names, balances)
     led.set_genesis_pools(unminted=MAX - sum(balances), locked={})
-    assert led.covers(acct, fee).tolist() == [b >= fee for b in balances]
-    assert led.covers(acct, balances[::-1]).tolist() == [
-        b >= f for b, f in zip(balances, balances[::-1], strict=True)
-    ]
     assert led.totals_of([acct]) == [sum(balances)]
     cut = len(balances) // 2  # groups of any size, an empty one included
     assert led.totals_of([acct[cut:], acct[:0], acct[:cut], acct[::-1]]) == [
