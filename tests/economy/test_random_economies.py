@@ -66,3 +66,38 @@ def test_payouts_never_exceed_the_topic_reward_and_lose_under_one_uallo_each(
     # fractions, at most a few ulps of the reward)
     expected = float(np.nansum(rewards))
     assert sum(paid) >= expected - n - 8 * np.spacing(float(available)) * n
+
+
+@settings(max_examples=5, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    n_topics=st.integers(13, 16),
+    amount=st.floats(0.0, 50.0),
+    emission=st.sampled_from(["fixed", "chain"]),
+)
+def test_topics_beyond_the_places_keep_the_books(
+    seed: int, n_topics: int, amount: float, emission: str
+) -> None:
+    """More topics than the 12 places (1 per block × 12-block epochs): never more than 12
+    active, only active topics get inferences, the weight sum stays the active topics' previous
+    weights, and every token is accounted for."""
+    m = AlloraModel(
+        allora_sim.scenario(
+            f"seed={seed}",
+            f"n_topics={n_topics}",
+            "epochs=12",
+            f"+population.consumers.0.params.amount={amount}",
+            f"economy.emission={emission}",
+            "mechanism.blocks_per_month=60",
+            "output.progress=false",
+        )
+    )
+    eco = m.economy
+    for _ in range(12):
+        m.step()
+        eco.check()
+        assert eco.active.sum() <= 12
+        expected = float(np.nansum(eco.prev_weight[eco.active]))
+        assert abs(eco.weight_sum - expected) <= 1e-9 * max(abs(expected), 1.0)
+    ep = m.epochs_frame()
+    assert (ep.groupby("epoch")["network_inference"].count() <= 12).all()
