@@ -154,6 +154,11 @@ class AlloraModel(mesa.Model):
         self.lag = scenario.lag_epochs
         self.epoch_length = scenario.world.epoch_length
         self._build_population(behaviour_seq)
+        reps = self.groups["reputers"]
+        # one group of every reputer slot in topic and slot order: its report rows are the grid
+        self._reports_in_grid = len(reps) == 1 and _in_slot_order(
+            reps[0], self.n_topics, self.sizes[2]
+        )
         mp = self.params.module
         n, k, m = self.sizes[:3]
         self.sets = ActiveSets(
@@ -399,8 +404,7 @@ class AlloraModel(mesa.Model):
         exact_losses = ValueBundle.from_flat(exact_flat, n_a, k_a)
         shape = (self.n_topics, m, 2 + 2 * n_a + k_a * (n_a + 3))
         groups = self.groups["reputers"]
-        if len(groups) == 1 and _in_slot_order(groups[0], self.n_topics, m):
-            # one group of every reputer slot in topic and slot order: its rows are the grid
+        if self._reports_in_grid:
             reports = groups[0].report(ctx, exact_losses).flat().reshape(shape)  # type: ignore[attr-defined]
         else:
             reports = np.full(shape, np.nan)
