@@ -3,7 +3,8 @@
 Arrays run over topics (leading axis). Mirrors ``GetTargetWeight`` / ``GetCurrentTopicWeight``
 (``x/emissions/keeper/topic_weight.go``), ``DripTopicFeeRevenue`` (``keeper.go``),
 ``GetAndUpdateActiveTopicWeights`` / ``CalcTopicRewards`` / ``SkimTopTopicsByWeightDesc``
-(``x/emissions/module/rewards``).
+(``x/emissions/module/rewards``) and the activation limits of ``ActivateTopic``
+(``x/emissions/keeper/topic_activation.go``).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import numpy as np
 from allora_sim.core.maths import Array, Mask
 
 __all__ = [
+    "activate_within_places",
     "drip",
     "epochs_per_week",
     "skim_top_topics",
@@ -101,6 +103,31 @@ def skim_top_topics(weights: Array, active: Mask, limit: int) -> Mask:
     chosen = [i for i in order if active[i]][: max(limit, 0)]
     keep[chosen] = True
     return keep
+
+
+def activate_within_places(
+    active: Mask, weights: Array, candidates: Mask, places: int
+) -> tuple[Mask, Mask]:
+    """``ActivateTopic`` → ``addTopicToActiveSetRespectingLimitsWithoutMinWeightReset`` (§7.3):
+    the candidate topics (inactive, current weight ≥ MinTopicWeight) are tried in id order; one
+    takes a free place, or, when all ``places`` are taken, replaces the lightest active topic
+    (the first of the lightest) if its weight is at least that one's; otherwise it stays out.
+
+    Returns ``(active, replaced)``: the active topics after, and those that lost their place.
+    """
+    active = np.array(active, dtype=bool)
+    weights = np.asarray(weights, dtype=np.float64)
+    replaced = np.zeros(active.shape, dtype=bool)
+    for t in np.flatnonzero(np.asarray(candidates, dtype=bool) & ~active).tolist():
+        if np.count_nonzero(active) >= places:
+            on = np.flatnonzero(active)
+            lightest = int(on[np.argmin(weights[on])])
+            if weights[t] < weights[lightest]:
+                continue
+            active[lightest] = False
+            replaced[lightest] = True
+        active[t] = True
+    return active, replaced
 
 
 def topic_rewards(

@@ -230,29 +230,24 @@ class Economy:
         )
 
     def activate_if_heavy(self) -> np.ndarray:
-        """After fee payments: an inactive topic whose current weight reaches ``MinTopicWeight``
-        is activated (``activateTopicIfWeightAtLeastGlobalMin`` → ``ActivateTopic``) and its
-        stored previous weight rejoins the weight sum — within the room for
-        ``MaxActiveTopicsPerBlock`` topics in each block of an epoch: when every place is taken,
-        it replaces the lightest active topic if its weight is at least that one's, and otherwise
-        stays out (``addTopicToActiveSetRespectingLimitsWithoutMinWeightReset``, §7.3). Topics
-        are tried in id order. Returns the topics activated."""
-        newly = np.zeros(self.n_topics, dtype=bool)
+        """After fee payments: inactive topics whose current weight reaches ``MinTopicWeight``
+        are activated (``activateTopicIfWeightAtLeastGlobalMin``) within the places for
+        ``MaxActiveTopicsPerBlock`` topics in each block of an epoch
+        (:func:`~allora_sim.core.topics.activate_within_places`); the previous weights of the
+        topics that lost their place leave the weight sum, those of the newly active rejoin it.
+        Returns the topics activated."""
         if self.active.all():  # nothing to activate
-            return newly
+            return np.zeros(self.n_topics, dtype=bool)
         mp = self.params.module
         w = self.current_weight()
-        room = mp.max_active_topics_per_block * self.epoch_length
-        for t in np.flatnonzero(~self.active & (w >= mp.min_topic_weight)).tolist():
-            if np.count_nonzero(self.active) >= room:
-                act = np.flatnonzero(self.active)
-                lowest = act[np.argmin(w[act])]  # the first of the lightest
-                if w[t] < w[lowest]:
-                    continue
-                self._deactivate(np.arange(self.n_topics) == lowest)
-                newly[lowest] = False
+        before = self.active.copy()
+        after, _ = topics.activate_within_places(
+            before, w, w >= mp.min_topic_weight, mp.max_active_topics_per_block * self.epoch_length
+        )
+        self._deactivate(before & ~after)
+        newly = after & ~before
+        for t in np.flatnonzero(newly).tolist():
             self.active[t] = True
-            newly[t] = True
             if np.isfinite(self.prev_weight[t]) and self.prev_weight[t] != 0:
                 self.weight_sum += float(self.prev_weight[t])
         return newly

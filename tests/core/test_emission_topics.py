@@ -164,3 +164,22 @@ def test_topic_rewards_and_treasury_cap() -> None:
 
 def test_mint_params_default() -> None:
     assert MintParams().maximum_monthly_percentage_yield == 0.0095
+
+
+def test_activation_takes_a_free_place_or_replaces_the_lightest() -> None:
+    """§7.3: candidates in id order; a free place is taken; when the places are full a candidate
+    replaces the first of the lightest active topics if its weight is at least that one's."""
+    active = np.array([True, True, False, False, False])
+    weights = np.array([5.0, 3.0, 4.0, 2.0, 3.0])
+    candidates = np.array([False, False, True, True, True])
+    after, replaced = topics.activate_within_places(active, weights, candidates, 3)
+    # topic 2 takes the free place; 3 (2 < 3) stays out; 4 (3 ≥ 3) replaces topic 1
+    assert after.tolist() == [True, False, True, False, True]
+    assert replaced.tolist() == [False, True, False, False, False]
+    assert active.tolist() == [True, True, False, False, False]  # inputs untouched
+    # a candidate replaced later in the same round loses its place again
+    after, replaced = topics.activate_within_places(
+        np.array([True, False, False]), np.array([1.0, 2.0, 3.0]), np.array([False, True, True]), 1
+    )
+    assert after.tolist() == [False, False, True]
+    assert replaced.tolist() == [True, True, False]
