@@ -168,3 +168,11 @@ def test_collect_pays_each_affordable_fee(balances, data) -> None:
     want[dst] += sum(debit.values())
     assert led.balances.tolist() == want
     led.check()
+
+
+def test_collect_refuses_amounts_that_do_not_match_the_payers() -> None:
+    led = _ledger()
+    before = led.balances.tolist()
+    with pytest.raises(LedgerError, match="one amount, or one per payer"):
+        led.collect(np.array([0, 1]), [1, 2, 3], 2)
+    assert led.balances.tolist() == before
