@@ -429,6 +429,7 @@ class AlloraModel(mesa.Model):
             reports = np.where((rep_ids >= 0)[:, :, None], got, np.nan)
         rep_reports = ValueBundle.from_flat(reports, n_a, k_a)
         stake_c = np.nan_to_num(_take(self.stake, rep_ids))
+        delegated_c = np.nan_to_num(_take(self.economy.stake.delegated_stake(), rep_ids))
         part, self.store = gather(self.store, pend.inferer_ids, pend.forecaster_ids, rep_ids)
         part = self._with_registry_emas(part)
         self.topic_reward = self._topic_rewards(pend.epoch)
@@ -446,6 +447,7 @@ class AlloraModel(mesa.Model):
             forecast=pend.forecast,
             reputer_ids=rep_ids,
             stake=stake_c,
+            delegated_stake=delegated_c,
             reputer_losses=rep_reports,
             topic_reward=self.topic_reward,
         )

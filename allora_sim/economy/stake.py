@@ -47,7 +47,11 @@ class StakeBook:
         self.pending: list[PendingRemoval] = []
         # float images for the core, cached until the next change of the book
         self._authority: np.ndarray | None = None
+        self._delegated: np.ndarray | None = None
         self._topic_stake: np.ndarray | None = None
+
+    def _changed(self) -> None:
+        self._authority = self._delegated = self._topic_stake = None
 
     # ---------------------------------------------------------------------------------------
 
@@ -58,6 +62,14 @@ class StakeBook:
             self._authority = (self.own + self.delegated).astype(np.float64)
             self._authority.flags.writeable = False
         return self._authority
+
+    def delegated_stake(self) -> np.ndarray:
+        """Stake delegated to each reputer (``GetDelegateStakeUponReputer``), float uallo
+        ``(T, R)`` for the core's delegator cut (cached like :meth:`authority`)."""
+        if self._delegated is None:
+            self._delegated = self.delegated.astype(np.float64)
+            self._delegated.flags.writeable = False
+        return self._delegated
 
     def total(self) -> int:
         """Σ of all stake (stake being removed still counts until its window has passed)."""
@@ -72,14 +84,14 @@ class StakeBook:
 
     def add_own(self, topic: int, reputer: int, amount: int) -> None:
         self.own[topic, reputer] += int(amount)
-        self._authority = self._topic_stake = None
+        self._changed()
 
     def add_own_many(
         self, topics: np.ndarray, reputers: np.ndarray, amounts: Sequence[int] | np.ndarray
     ) -> None:
         """Add to several reputers' own stake (e.g. re-staked rewards)."""
         np.add.at(self.own, (topics, reputers), np.array(amounts, dtype=object))
-        self._authority = self._topic_stake = None
+        self._changed()
 
     def delegate(self, delegator: int, reputer: int, amount: int) -> None:
         t = int(self.topic_of[delegator])
@@ -91,7 +103,7 @@ class StakeBook:
         self.target[delegator] = reputer
         self.delegations[delegator] += int(amount)
         self.delegated[t, reputer] += int(amount)
-        self._authority = self._topic_stake = None
+        self._changed()
 
     def removing(self, delegator: int) -> bool:
         """Whether the delegator has a removal in its delay window."""
@@ -114,7 +126,7 @@ class StakeBook:
         for p in ready:
             self.delegations[p.delegator] -= p.amount
             self.delegated[p.topic, p.reputer] -= p.amount
-            self._authority = self._topic_stake = None
+            self._changed()
             if self.delegations[p.delegator] == 0:
                 self.target[p.delegator] = -1
         return ready

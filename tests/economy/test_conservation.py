@@ -81,3 +81,45 @@ def test_fixed_emission_funds_exactly_the_topic_rewards() -> None:
     assert funded == settled * 2 * 1000 * 10**18  # both topics, 1,000 ALLO each
     assert 0 <= led.balance("rewards") <= funded
     assert unminted0 - led.unminted <= funded
+
+
+def test_delegators_earn_their_share_of_the_reputers_rewards() -> None:
+    """§6.6: of reputer m's reward W_m its delegators get trunc(W_m·D_m/S_m) and the reputer
+    re-stakes the rest, so what a reputer's delegators receive over what it re-stakes plus that
+    is D_m/S_m, up to the uallo truncations. Loyal delegators (they never move) fix D_m."""
+    m = AlloraModel(
+        allora_sim.scenario(
+            "epochs=12",
+            "population.delegators=[{name: loyal, behaviour: yield_seeker, count: 6,"
+            " params: {amount: 2000.0, switch_probability: 0.0}}]",
+            "output.progress=false",
+        )
+    )
+    eco = m.economy
+    book = eco.stake
+    accounts = eco.accounts["delegators"].ravel()
+    m.step()  # the delegators delegate in the first epoch
+    assert (book.delegations > 0).all()
+    received = np.zeros(book.own.shape, dtype=object)
+    for _ in range(m.scenario.epochs - 1):
+        own, delegated = book.own.copy(), book.delegated.copy()
+        authority = own + delegated
+        balances = np.array([eco.ledger.balance(int(a)) for a in accounts], dtype=object)
+        pending = eco.ledger.balance("pending_delegators")
+        m.step()
+        got = np.array([eco.ledger.balance(int(a)) for a in accounts], dtype=object) - balances
+        cut = np.zeros(own.shape, dtype=object)
+        np.add.at(cut, (book.topic_of, book.target), got)
+        kept = book.own - own
+        # the pro-rata split leaves at most one uallo per delegator in the pending account
+        dust = eco.ledger.balance("pending_delegators") - pending
+        assert 0 <= dust <= len(accounts)
+        assert sum(got) + dust > 0
+        for t, r in zip(*np.nonzero(delegated > 0), strict=True):
+            reward = kept[t, r] + cut[t, r]
+            expected = reward * delegated[t, r] // authority[t, r]
+            # the core's amounts are float64 images of the chain's decimals (≈ 1e-16 relative)
+            slack = len(accounts) + 1 + expected // 10**14
+            assert expected - slack <= cut[t, r] <= expected + slack
+        received += cut
+    assert (received[delegated > 0] > 0).all()

@@ -109,5 +109,12 @@ def test_stake_images_follow_every_change_of_the_book() -> None:
     book.add_own(1, 0, 5 * UALLO)
     assert book.authority()[1, 0] == before[0][1, 0] + 5 * UALLO
     assert book.topic_stake()[1] == before[1][1] + 5 * UALLO
+    book.topic_of = np.array([0, 1])
+    assert book.delegated_stake()[1, 1] == 0.0
+    book.delegate(1, 1, 2 * UALLO)
+    assert book.delegated_stake()[1, 1] == 2 * UALLO
+    assert book.authority()[1, 1] == before[0][1, 1] + 2 * UALLO
+    with pytest.raises(ValueError):
+        book.delegated_stake()[1, 1] = 0.0
     with pytest.raises(ValueError):
         book.authority()[0, 0] = 0.0  # read-only: a caller cannot corrupt the cache
