@@ -101,7 +101,10 @@ def expand_sweep(overrides: Sequence[str]) -> tuple[list[list[str]], list[str]]:
 
 
 def _default_dir(kind: str, name: str) -> Path:
-    return Path(kind) / name / time.strftime("%Y-%m-%d_%H-%M-%S")
+    """A new directory named by the start time (``_2``, ``_3``, … when runs start together)."""
+    from allora_sim.runner.io import fresh_dir
+
+    return fresh_dir(Path(kind) / name / time.strftime("%Y-%m-%d_%H-%M-%S"))
 
 
 def _print_summary(name: str, summary: dict[str, Any], path: Path) -> None:

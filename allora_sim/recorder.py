@@ -305,13 +305,15 @@ class Recorder:
 
     @staticmethod
     def _frame(chunks: list[dict[str, np.ndarray]], columns: tuple[str, ...]) -> pd.DataFrame:
-        if not chunks:
-            return pd.DataFrame({c: pd.Series(dtype="float64") for c in columns})
-        data = {c: np.concatenate([ch[c] for ch in chunks]) for c in columns}
+        if chunks:
+            data = {c: np.concatenate([ch[c] for ch in chunks]) for c in columns}
+        else:  # typed like the rows would be
+            data = {c: np.empty(0) for c in columns}
         df = pd.DataFrame(data, columns=list(columns))
+        text = pd.CategoricalDtype(pd.Index([], dtype=str)) if df.empty else "category"
         for c in ("role", "behaviour", "group"):
             if c in df:
-                df[c] = df[c].astype("category")
+                df[c] = df[c].astype(text)
         for c in ("run", "topic", "epoch", "agent", "reward_error", "context"):
             if c in df:
                 df[c] = df[c].astype(np.int64)

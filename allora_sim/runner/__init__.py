@@ -20,11 +20,19 @@ from pathlib import Path
 from typing import Any
 
 from allora_sim.config import Scenario
-from allora_sim.runner.io import ParquetStream, write_json, write_text
+from allora_sim.runner.io import ParquetStream, clear, write_json, write_text
 from allora_sim.runner.summary import summarize
 
 __all__ = ["Job", "Progress", "run_jobs", "run_scenario"]
 
+RUN_FILES = (
+    "epochs.parquet",
+    "agents.parquet",
+    "economy.parquet",
+    "summary.json",
+    "config.yaml",
+    "manifest.json",
+)
 _PACKAGES = ("allora_sim", "numpy", "pandas", "scipy", "mesa", "hydra-core", "pyarrow")
 
 
@@ -87,6 +95,7 @@ def run_scenario(
     from allora_sim.model import AlloraModel
 
     out_dir.mkdir(parents=True, exist_ok=True)
+    clear(out_dir, RUN_FILES)  # an earlier run's files must not pass for this one's
     started = time.time()
     t0 = time.perf_counter()
     model = AlloraModel(scenario)
@@ -116,9 +125,9 @@ def run_scenario(
     epochs_all = pd.concat(summaries_e, ignore_index=True)
     agents_all = pd.concat(summaries_a, ignore_index=True) if summaries_a else None
     empty = model.recorder.agents_frame()
-    epochs_out.close()
+    epochs_out.close(empty=model.recorder.epochs_frame())
     agents_out.close(empty=empty)
-    economy_out.close()
+    economy_out.close(empty=model.recorder.economy_frame())
     summary = summarize(epochs_all, agents_all)
     summary["wall_seconds"] = wall
     write_json(out_dir / "summary.json", summary)
@@ -176,6 +185,7 @@ def run_jobs(
     """Run a sweep serially or over a process pool; results do not depend on the backend
     (each job has its own seed and writes its own directory). Writes ``sweep.json``."""
     root.mkdir(parents=True, exist_ok=True)
+    clear(root, ("sweep.json",))
     results: list[dict[str, Any]] = []
     if processes <= 1:
         for job in jobs:

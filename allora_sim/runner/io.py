@@ -1,8 +1,8 @@
 """Atomic output: a file appears under its final name only once it is complete.
 
-Everything is written to ``<name>.partial`` in the same directory and renamed with
+Everything is written to ``<name>.<pid>.partial`` in the same directory and renamed with
 ``os.replace`` (atomic on POSIX). An interrupted run leaves ``.partial`` files, never a
-truncated table under a final name.
+truncated table under a final name; the process id keeps two writers of one name apart.
 """
 
 from __future__ import annotations
@@ -16,11 +16,34 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-__all__ = ["ParquetStream", "write_json", "write_text"]
+__all__ = ["ParquetStream", "clear", "fresh_dir", "write_json", "write_text"]
 
 
 def _partial(path: Path) -> Path:
-    return path.with_name(path.name + ".partial")
+    return path.with_name(f"{path.name}.{os.getpid()}.partial")
+
+
+def fresh_dir(base: Path) -> Path:
+    """Create and return a new, empty directory ``base`` (or ``base_2``, ``base_3``, … if taken):
+    two runs started in the same second never share a directory."""
+    base.parent.mkdir(parents=True, exist_ok=True)
+    for i in range(1, 10_000):
+        path = base if i == 1 else base.with_name(f"{base.name}_{i}")
+        try:
+            path.mkdir()
+        except FileExistsError:
+            continue
+        return path
+    raise FileExistsError(f"no free directory name next to {base}")
+
+
+def clear(directory: Path, names: tuple[str, ...]) -> None:
+    """Remove ``names`` and their ``.partial`` leftovers from ``directory``, so that a run
+    into a directory that held an earlier one never leaves the old files looking current."""
+    for name in names:
+        (directory / name).unlink(missing_ok=True)
+        for leftover in directory.glob(f"{name}.*partial"):
+            leftover.unlink(missing_ok=True)
 
 
 def write_text(path: Path, text: str) -> None:
@@ -57,8 +80,9 @@ class ParquetStream:
         self.rows = 0
 
     def write(self, frame: pd.DataFrame) -> None:
-        """Append ``frame`` as a row group (empty frames are skipped)."""
-        if frame.empty and self._writer is not None:
+        """Append ``frame`` as a row group. Empty frames are skipped: the file's schema comes
+        from the first rows (an empty frame's column types may be placeholders)."""
+        if frame.empty:
             return
         table = pa.Table.from_pandas(frame, preserve_index=False, schema=self._schema)
         if self._writer is None:
@@ -68,9 +92,12 @@ class ParquetStream:
         self.rows += len(frame)
 
     def close(self, empty: pd.DataFrame | None = None) -> None:
-        """Finish the file and move it to its final name."""
+        """Finish the file and move it to its final name; with no rows written, the file holds
+        ``empty`` (the table's typed empty frame)."""
         if self._writer is None:
-            self.write(empty if empty is not None else pd.DataFrame())
-        assert self._writer is not None
+            frame = empty if empty is not None else pd.DataFrame()
+            self._writer = pq.ParquetWriter(
+                self._tmp, pa.Table.from_pandas(frame, preserve_index=False).schema
+            )
         self._writer.close()
         os.replace(self._tmp, self.path)

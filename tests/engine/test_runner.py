@@ -70,7 +70,76 @@ def test_interrupted_run_leaves_no_complete_looking_table(tmp_path: Path, monkey
         run_scenario(sc, tmp_path / "run")
     names = {p.name for p in (tmp_path / "run").iterdir()}
     assert "epochs.parquet" not in names and "summary.json" not in names
-    assert "epochs.parquet.partial" in names  # rows so far, never under the final name
+    assert any(n.startswith("epochs.parquet.") and n.endswith(".partial") for n in names)
+
+
+def test_interrupted_rerun_leaves_no_earlier_table_behind(tmp_path: Path, monkeypatch) -> None:
+    """A run into a directory holding an earlier run's results replaces them: if it is
+    interrupted, nothing of the earlier run remains to pass for this one."""
+    out = tmp_path / "run"
+    run_scenario(allora_sim.scenario("epochs=5", "output.progress=false"), out)
+    assert (out / "epochs.parquet").exists() and (out / "summary.json").exists()
+    from allora_sim import model as model_mod
+
+    def failing_step(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(model_mod.AlloraModel, "step", failing_step)
+    with pytest.raises(KeyboardInterrupt):
+        run_scenario(allora_sim.scenario("epochs=8", "output.progress=false"), out)
+    assert not any(out.glob("*.parquet")) and not any(out.glob("*.json"))
+    with pytest.raises(FileNotFoundError):
+        load(out)
+
+
+def test_runs_started_in_the_same_second_get_their_own_directories(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    import time
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(time, "strftime", lambda *_: "2026-01-01_00-00-00")
+    assert main(["epochs=3", "seed=0"]) == 0
+    assert main(["epochs=3", "seed=1"]) == 0
+    dirs = sorted(p.name for p in (tmp_path / "outputs" / "default").iterdir())
+    assert dirs == ["2026-01-01_00-00-00", "2026-01-01_00-00-00_2"]
+    seeds = [load(tmp_path / "outputs" / "default" / d).epochs for d in dirs]
+    assert not seeds[0].equals(seeds[1])
+    assert f"results: {Path('outputs/default/2026-01-01_00-00-00_2')}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("agents", [True, False])
+def test_tables_keep_their_types_when_the_first_flush_has_no_rows(
+    tmp_path: Path, agents: bool
+) -> None:
+    """With a ground-truth lag of three epochs nothing is settled by the first flushes; the
+    tables' column types come from the rows, not from the empty flushes."""
+    out = tmp_path / "run"
+    sc = allora_sim.scenario(
+        "epochs=6",
+        "world.ground_truth_lag=36",
+        "output.flush_every=1",
+        f"output.record_agents={str(agents).lower()}",
+        "output.progress=false",
+    )
+    run_scenario(sc, out)
+    res = load(out)
+    assert len(res.epochs) == 4  # epochs 0..3 settled by the end of epoch 5
+    for frame in (res.epochs, res.economy) + ((res.agents,) if agents else ()):
+        for col in ("run", "topic", "epoch"):
+            assert frame[col].dtype == "int64", col
+    assert res.epochs["reward_error"].dtype == "int64"
+    if agents:
+        assert res.agents["role"].dtype == "category" and len(res.agents) == 4 * 13
+
+
+def test_a_run_with_nothing_settled_writes_typed_empty_tables(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    sc = allora_sim.scenario("epochs=2", "world.ground_truth_lag=36", "output.progress=false")
+    run_scenario(sc, out)
+    res = load(out)
+    assert res.epochs.empty and res.agents.empty
+    assert res.epochs["epoch"].dtype == "int64" and res.agents["role"].dtype == "category"
 
 
 def test_parquet_stream_publishes_only_on_close(tmp_path: Path) -> None:
