@@ -376,11 +376,12 @@ class Economy:
         any shortfall within the allowance (as the mint does)."""
         led = self.ledger
         eco = self.module["ecosystem"]
-        if amount > led.balance(eco):
-            led.mint(eco, min(amount - led.balance(eco), led.unminted))
+        minted = min(max(amount - led.balance(eco), 0), led.unminted)
+        if minted:
+            led.mint(eco, minted)
         pay = min(amount, led.balance(eco))
         led.transfer(eco, self.module["rewards"], pay)
-        self.minted_last = self.emitted_last = pay
+        self.minted_last, self.emitted_last = minted, pay
         self.validators_last = 0
 
     def supply(self) -> dict[str, Any]:
