@@ -127,6 +127,7 @@ class _Pending:
     inference: np.ndarray
     forecast: np.ndarray
     network: Any
+    fees: np.ndarray  # consumers' fees paid in the epoch (ALLO per topic)
 
 
 class AlloraModel(mesa.Model):
@@ -174,7 +175,7 @@ class AlloraModel(mesa.Model):
         )
         empty = np.zeros((self.n_topics, 0), dtype=np.int64)
         self.store = TopicState.new(empty, empty, empty, window=mp.max_samples_to_scale_scores)
-        self.topic_reward = np.full(self.n_topics, scenario.topic_reward * UALLO_PER_ALLO)
+        self.topic_reward = np.zeros(self.n_topics)  # E_t distributed in the last step (uallo)
         self.reward_pool = 0.0  # the rewards account's balance distributed at the last epoch
         self.fees_paid = np.zeros(self.n_topics)
         self._genesis()
@@ -344,10 +345,14 @@ class AlloraModel(mesa.Model):
         # synthesis reads no reputer state: keep the store's reputers as they are
         part, self.store = gather(self.store, inf_ids, fc_ids, self.store.reputer_ids)
         network = self._synthesize(part, inf_c, fc_c)
-        self._pending.append(_Pending(e, nonce, inf_ids, fc_ids, inf_c, fc_c, network))
+        self._pending.append(
+            _Pending(e, nonce, inf_ids, fc_ids, inf_c, fc_c, network, self.fees_paid)
+        )
         self._revealed = None
+        self.topic_reward = np.zeros(self.n_topics)  # what the epochs closed now distribute
         while self._pending and self._pending[0].epoch <= e - self.lag + 1:
             self._settle(self._pending.pop(0), ctx, inference)
+        self.recorder.record_economy(e, self.fees_paid)
         self.epoch += 1
 
     def _limit_elements(self, forecast: np.ndarray) -> np.ndarray:
@@ -465,9 +470,8 @@ class AlloraModel(mesa.Model):
             exact_losses,
             rep_reports,
             rep_ids,
-            self.fees_paid,
+            pend.fees,
         )
-        self.recorder.record_economy(s, self.fees_paid)
         self._revealed = Revealed(
             epoch=s,
             truth=truth,

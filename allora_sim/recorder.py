@@ -262,8 +262,10 @@ class Recorder:
             self._agents.append(rec)
 
     def record_economy(self, epoch: int, fees: np.ndarray) -> None:
-        """Append the economy's state after an epoch: supply figures (whole network) and each
-        topic's activity, weight, fee revenue, fees paid, reward and stake (ALLO)."""
+        """Append the economy's state at the end of epoch ``epoch``: supply figures (whole
+        network) and each topic's activity, weight, fee revenue, the fees paid in the epoch,
+        the reward distributed in it (to the epoch closed then, ``ground_truth_lag`` earlier;
+        0 when none closed) and stake (ALLO)."""
         m = self.model
         eco = m.economy
         t = m.n_topics

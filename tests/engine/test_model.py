@@ -87,6 +87,26 @@ def test_tables_are_tidy_and_consistent() -> None:
     )
 
 
+def test_rows_with_a_lag_of_several_epochs_hold_their_own_epoch() -> None:
+    """With ground truth three epochs late, epoch s is closed at the end of epoch s + 2: its
+    epochs row still holds the fees paid in s, and the economy has a row for every epoch."""
+    m = _run(
+        "epochs=10",
+        "world.ground_truth_lag=36",
+        "population.consumers=[{name: payer, behaviour: fixed_payer, count: 1,"
+        " params: {amount: 2.0, stop_epoch: 5}}]",
+    )
+    ep, eco = m.epochs_frame(), m.economy_frame()
+    assert ep["epoch"].tolist() == list(range(8))
+    assert ep["fees"].tolist() == [2.0] * 5 + [0.0] * 3
+    assert eco["epoch"].tolist() == list(range(10))
+    assert eco["fees"].tolist() == [2.0] * 5 + [0.0] * 5
+    # the rewards of epoch s are distributed when it closes, in epoch s + 2
+    rewarded = ep.loc[ep["reward_error"] == 0, "epoch"].to_numpy()
+    paid = eco.set_index("epoch")["topic_reward"]
+    assert (paid.loc[rewarded + 2] > 0).all() and (paid.loc[[0, 1]] == 0).all()
+
+
 def test_default_network_beats_median_inferer_and_naive_network() -> None:
     """Research target T4 in the fiducial topic: forecasting helps, the network beats its parts."""
     ep = _run("epochs=1000", "seed=0").epochs_frame()
