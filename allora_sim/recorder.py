@@ -19,6 +19,8 @@ if TYPE_CHECKING:
 
 __all__ = ["AGENT_COLUMNS", "ECONOMY_COLUMNS", "EPOCH_COLUMNS", "Recorder"]
 
+TOTAL_COLUMNS = ("active", "reward", "loss_sum", "loss_count")
+
 UALLO = 1e18
 
 EPOCH_COLUMNS = (
@@ -154,6 +156,15 @@ class Recorder:
                 "group": group.ravel(),
                 "behaviour": behaviour.ravel(),
             }
+        # running per-participant totals for the run summary, kept whether or not the agent
+        # rows are recorded: epochs active, reward (ALLO), Σ and count of finite losses
+        self._totals = {
+            role: {c: np.zeros((t, self._size(role))) for c in TOTAL_COLUMNS}
+            for role in ("inferers", "forecasters", "reputers")
+        }
+
+    def _size(self, role: str) -> int:
+        return len(self._static[role]["agent"]) // max(self.model.n_topics, 1)
 
     def record(
         self,
@@ -177,6 +188,9 @@ class Recorder:
         best = np.min(np.where(finite, inf_loss, np.inf), axis=1, initial=np.inf)
         best = np.where(np.isfinite(best), best, np.nan)
         median = masked_median(inf_loss, finite)
+        # the median mode (mode 2: no network loss yet) has no naive inference: the chain's
+        # NaiveValue there is a placeholder 0 (calcNetworkInferencesMultipleByMedian)
+        naive = pend.network.mode != 2
         row = {
             "run": np.full(t, self.run),
             "topic": np.arange(t),
@@ -184,9 +198,9 @@ class Recorder:
             "target": truth,
             "context": context,
             "network_inference": net.combined,
-            "naive_inference": net.naive,
+            "naive_inference": np.where(naive, net.naive, np.nan),
             "network_loss": exact.combined,
-            "naive_loss": exact.naive,
+            "naive_loss": np.where(naive, exact.naive, np.nan),
             "best_inferer_loss": best,
             "median_inferer_loss": median,
             "chain_network_loss": outcome.network_losses.combined,
@@ -206,18 +220,31 @@ class Recorder:
         # own copies: many columns are views into an epoch's whole value or loss bundle,
         # which a buffered row must not keep alive
         self._epochs.append({k: np.array(v) for k, v in row.items()})
-        if not self.record_agents:
-            return
         m = self.model
         n, k, r = m.sizes[:3]
         inf_ids, fc_ids = pend.inferer_ids, pend.forecaster_ids
 
         on_inf, on_fc, on_rep = _Spread(inf_ids, n), _Spread(fc_ids, k), _Spread(reputer_ids, r)
+        inf_loss = on_inf(exact.inferer)
+        for role, on, reward, loss in (
+            ("inferers", on_inf, outcome.inferer_reward, inf_loss),
+            ("forecasters", on_fc, outcome.forecaster_reward, None),
+            ("reputers", on_rep, outcome.reputer_reward, None),
+        ):
+            tot = self._totals[role]
+            tot["active"] += on.active()
+            tot["reward"] += np.nan_to_num(on(reward)) / UALLO
+            if loss is not None:
+                seen = np.isfinite(loss)
+                tot["loss_sum"] += np.where(seen, loss, 0.0)
+                tot["loss_count"] += seen
+        if not self.record_agents:
+            return
         per_role = {
             "inferers": {
                 "active": on_inf.active(),
                 "submission": on_inf(pend.inference),
-                "loss": on_inf(exact.inferer),
+                "loss": inf_loss,
                 "score": on_inf(outcome.inferer_score),
                 "weight": on_inf(pend.network.inferer_weight),
                 "reward_fraction": on_inf(outcome.inferer_fraction),
@@ -334,6 +361,29 @@ class Recorder:
     def economy_frame(self) -> pd.DataFrame:
         """All buffered economy rows (one per topic and epoch)."""
         return self._frame(self._economy, ECONOMY_COLUMNS)
+
+    def agent_totals(self) -> pd.DataFrame:
+        """One row per inferer, forecaster and reputer over the epochs recorded so far: topic,
+        agent, role, ``active`` (epochs active), ``reward`` (ALLO) and ``loss`` (mean of its
+        finite log10 losses; inferers only, NaN otherwise)."""
+        parts = []
+        for role, tot in self._totals.items():
+            st = self._static[role]
+            with np.errstate(invalid="ignore", divide="ignore"):
+                loss = (tot["loss_sum"] / tot["loss_count"]).ravel()
+            parts.append(
+                pd.DataFrame(
+                    {
+                        "topic": st["topic"],
+                        "agent": st["agent"],
+                        "role": st["role"],
+                        "active": tot["active"].ravel().astype(np.int64),
+                        "reward": tot["reward"].ravel(),
+                        "loss": loss,
+                    }
+                )
+            )
+        return pd.concat(parts, ignore_index=True)
 
     def drain(self) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
         """Return and forget the buffered rows (for streaming to disk)."""

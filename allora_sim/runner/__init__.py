@@ -105,7 +105,7 @@ def run_scenario(
     agents_out = ParquetStream(out_dir / "agents.parquet")
     economy_out = ParquetStream(out_dir / "economy.parquet")
     bar = Progress(scenario.epochs, scenario.name, enabled=progress and scenario.output.progress)
-    summaries_e, summaries_a = [], []
+    summaries_e = []
     flush = scenario.output.flush_every
     while model.epoch < scenario.epochs:
         model.step()
@@ -117,18 +117,15 @@ def run_scenario(
             if scenario.output.record_agents:
                 agents_out.write(ag)
             summaries_e.append(ep)
-            if scenario.output.record_agents:
-                summaries_a.append(_summary_columns(ag))
     wall = time.perf_counter() - t0
     import pandas as pd
 
     epochs_all = pd.concat(summaries_e, ignore_index=True)
-    agents_all = pd.concat(summaries_a, ignore_index=True) if summaries_a else None
     empty = model.recorder.agents_frame()
     epochs_out.close(empty=model.recorder.epochs_frame())
     agents_out.close(empty=empty)
     economy_out.close(empty=model.recorder.economy_frame())
-    summary = summarize(epochs_all, agents_all)
+    summary = {"epochs": scenario.epochs, **summarize(epochs_all, model.recorder.agent_totals())}
     summary["wall_seconds"] = wall
     write_json(out_dir / "summary.json", summary)
     write_text(out_dir / "config.yaml", OmegaConf.to_yaml(OmegaConf.create(dict(scenario.raw))))
@@ -149,11 +146,6 @@ def run_scenario(
         },
     )
     return summary
-
-
-def _summary_columns(agents: Any) -> Any:
-    """The agent columns the summary needs (kept in memory; the rest streams to disk)."""
-    return agents[["topic", "agent", "role", "loss", "reward"]]
 
 
 @dataclass(frozen=True)

@@ -23,8 +23,11 @@ def gini(values: np.ndarray) -> float:
     return float((n + 1 - 2 * (cum / cum[-1]).sum()) / n)
 
 
-def summarize(epochs: pd.DataFrame, agents: pd.DataFrame | None) -> dict[str, Any]:
+def summarize(epochs: pd.DataFrame, agents: pd.DataFrame) -> dict[str, Any]:
     """Headline numbers of a run (averages over topics and settled epochs, log10 losses).
+
+    ``epochs`` are the run's epoch rows, ``agents`` its per-participant totals
+    (:meth:`~allora_sim.recorder.Recorder.agent_totals`).
 
     * ``network_loss``, ``naive_loss``: mean loss of the network and the naive (no-forecaster)
       network inference;
@@ -33,10 +36,12 @@ def summarize(epochs: pd.DataFrame, agents: pd.DataFrame | None) -> dict[str, An
       (count per :class:`~allora_sim.core.RewardError` reason, e.g. "no inferences" for topics
       that were not active);
     * ``reward_share``: share of all rewards paid to each class;
-    * ``reward_gini``: Gini of the participants' total rewards (all classes), and per class.
+    * ``reward_gini``: Gini of the participants' total rewards (all classes), and per class;
+      participants are those active in at least one epoch (registered agents that never took
+      part, e.g. reputers staked on another topic, are left out).
     """
     out: dict[str, Any] = {
-        "epochs": int(epochs["epoch"].nunique()) if len(epochs) else 0,
+        "settled_epochs": int(epochs["epoch"].nunique()) if len(epochs) else 0,
         "topics": int(epochs["topic"].nunique()) if len(epochs) else 0,
         "network_loss": float(epochs["network_loss"].mean()),
         "naive_loss": float(epochs["naive_loss"].mean()),
@@ -55,18 +60,13 @@ def summarize(epochs: pd.DataFrame, agents: pd.DataFrame | None) -> dict[str, An
     }
     grand = sum(totals.values())
     out["reward_share"] = {c: (v / grand if grand > 0 else 0.0) for c, v in totals.items()}
-    if agents is not None and len(agents):
-        inf = agents[agents["role"] == "inferer"]
-        per = inf.groupby(["topic", "agent"], observed=True)["loss"].mean()
-        out["best_inferer_loss"] = float(per.groupby(level="topic").min().mean())
-        out["median_inferer_loss"] = float(per.groupby(level="topic").median().mean())
-        rewards = agents.groupby(["role", "agent"], observed=True)["reward"].sum(min_count=1)
-        rewards = rewards.fillna(0.0)
-        out["reward_gini"] = {"all": gini(rewards.to_numpy())}
-        for role in ("inferer", "forecaster", "reputer"):
-            if role in rewards.index.get_level_values("role"):
-                out["reward_gini"][role] = gini(rewards.xs(role, level="role").to_numpy())
-    else:
-        out["best_inferer_loss"] = float(epochs["best_inferer_loss"].mean())
-        out["median_inferer_loss"] = float(epochs["median_inferer_loss"].mean())
+    per_topic = agents[agents["role"] == "inferer"].dropna(subset=["loss"]).groupby("topic")
+    out["best_inferer_loss"] = float(per_topic["loss"].min().mean())
+    out["median_inferer_loss"] = float(per_topic["loss"].median().mean())
+    part = agents[agents["active"] > 0]
+    out["reward_gini"] = {"all": gini(part["reward"].to_numpy())}
+    for role in ("inferer", "forecaster", "reputer"):
+        rewards = part.loc[part["role"] == role, "reward"]
+        if len(rewards):
+            out["reward_gini"][role] = gini(rewards.to_numpy())
     return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -202,3 +203,45 @@ def test_report_of_a_run(tmp_path: Path, capsys) -> None:
         "topics.png",
     ]
     assert report_main([str(tmp_path / "nothing")]) == 2
+
+
+def _gini(x: np.ndarray) -> float:
+    """Gini as the mean absolute difference over twice the mean (independent of the code's)."""
+    x = np.asarray(x, dtype=float)
+    return float(np.abs(x[:, None] - x[None, :]).mean() / (2 * x.mean()))
+
+
+def test_summary_counts_participants_and_does_not_depend_on_agent_rows(tmp_path: Path) -> None:
+    """Reward Gini over the participants (active at least once: the reputers staked on another
+    topic are left out), best and median inferer over each inferer's mean loss, and the same
+    numbers whether or not the agent rows are written."""
+    args = ("scenario=economy", "epochs=30", "output.progress=false")
+    with_rows = run_scenario(allora_sim.scenario(*args), tmp_path / "a")
+    without = run_scenario(allora_sim.scenario(*args, "output.record_agents=false"), tmp_path / "b")
+    for key in ("best_inferer_loss", "median_inferer_loss", "reward_gini", "network_loss"):
+        assert with_rows[key] == pytest.approx(without[key], rel=1e-12), key
+    ag = load(tmp_path / "a").agents
+    took_part = ag.groupby("agent")["active"].transform("any")
+    per_agent = ag[took_part].groupby(["role", "agent"], observed=True)["reward"].sum()
+    assert len(per_agent.xs("reputer", level="role")) == 15  # of 45 registered reputers
+    gini = with_rows["reward_gini"]
+    assert gini["all"] == pytest.approx(_gini(per_agent.to_numpy()), rel=1e-9)
+    for role in ("inferer", "forecaster", "reputer"):
+        assert gini[role] == pytest.approx(_gini(per_agent.xs(role, level="role")), rel=1e-9)
+    inf = ag[ag["role"] == "inferer"].groupby(["topic", "agent"])["loss"].mean()
+    best = inf.groupby(level="topic").min().mean()
+    assert with_rows["best_inferer_loss"] == pytest.approx(best, rel=1e-12)
+
+
+def test_naive_inference_is_not_recorded_in_the_median_mode(tmp_path: Path) -> None:
+    """In the first epoch (no network loss yet) the chain returns the median and a placeholder
+    naive value of 0: the tables hold NaN there, not a loss of predicting 0."""
+    summary = run_scenario(
+        allora_sim.scenario("epochs=6", "world.ground_truth_lag=24", "output.progress=false"),
+        tmp_path / "run",
+    )
+    ep = load(tmp_path / "run").epochs
+    assert ep["naive_inference"].isna().tolist() == [True, True, False, False, False]
+    assert ep["naive_loss"].isna().tolist() == [True, True, False, False, False]
+    assert summary["naive_loss"] == pytest.approx(ep["naive_loss"].iloc[2:].mean())
+    assert summary["epochs"] == 6 and summary["settled_epochs"] == 5
