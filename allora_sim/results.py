@@ -74,9 +74,13 @@ def load(path: str | Path) -> Results:
             economy.append(ec)
             rows.append({"run": job["run"], **params, **_flat(job["summary"])})
         varying = [k for k in swept if len({r.get(k) for r in rows}) > 1]
+        agents_all = pd.concat(agents, ignore_index=True)
+        for c in ("role", "behaviour", "group"):  # concat drops differing categories
+            if c in agents_all:
+                agents_all[c] = agents_all[c].astype("category")
         return Results(
             epochs=pd.concat(epochs, ignore_index=True),
-            agents=pd.concat(agents, ignore_index=True),
+            agents=agents_all,
             economy=pd.concat(economy, ignore_index=True),
             summaries=pd.DataFrame(rows),
             swept=varying,
@@ -86,10 +90,12 @@ def load(path: str | Path) -> Results:
             f"{path} is neither a run directory (epochs.parquet) nor a sweep (sweep.json)"
         )
     summary = json.loads((path / "summary.json").read_text())
+    manifest = path / "manifest.json"
+    run = json.loads(manifest.read_text()).get("run", 0) if manifest.is_file() else 0
     return Results(
         epochs=pd.read_parquet(path / "epochs.parquet"),
         agents=pd.read_parquet(path / "agents.parquet"),
         economy=pd.read_parquet(path / "economy.parquet"),
-        summaries=pd.DataFrame([{"run": 0, **_flat(summary)}]),
+        summaries=pd.DataFrame([{"run": run, **_flat(summary)}]),
         swept=[],
     )

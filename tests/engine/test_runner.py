@@ -171,6 +171,9 @@ def test_sweep_loads_as_one_dataset_keyed_by_run(tmp_path: Path, capsys) -> None
     assert res.swept == ["mechanism.p_norm", "seed"]
     assert set(res.epochs["mechanism.p_norm"]) == {2.5, 3.5}
     assert len(res.summaries) == 4 and "network_loss" in res.summaries
+    assert res.agents["role"].dtype == "category"
+    one = load(root / "3")  # one run of the sweep keeps its run number
+    assert one.epochs["run"].unique().tolist() == one.summaries["run"].tolist() == [3]
     files = [Path(p) for p in _report(root, capsys)]
     assert [f.name for f in files] == ["sweep_mechanism.p_norm.png"]
     assert files[0].stat().st_size > 10_000
