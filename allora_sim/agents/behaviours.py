@@ -549,9 +549,11 @@ class ValuePayer(_Scheduled):
         p = self.params
         if ctx.revealed is not None:
             seen = ctx.revealed.network_loss[self.topics]
-            self.loss = np.where(
+            ewma = np.where(
                 np.isfinite(self.loss), p.alpha * seen + (1 - p.alpha) * self.loss, seen
             )
+            # an epoch without a network loss (no inferences) keeps the record
+            self.loss = np.where(np.isfinite(seen), ewma, self.loss)
         gain = np.where(np.isfinite(self.loss), np.maximum(p.baseline - self.loss, 0.0), 0.0)
         return np.where(self.paying(ctx), np.minimum(p.rate * gain, p.cap), 0.0)
 

@@ -11,6 +11,8 @@ from allora_sim.agents.behaviours import (
     HistoryParams,
     NaiveHistory,
     Revealed,
+    ValuePayer,
+    ValuePayerParams,
 )
 
 
@@ -80,3 +82,28 @@ def test_context_aware_forecast_mixes_the_current_regimes_record_and_the_overall
     ):
         g0.forecast(_ctx(e, ctx, None if rev is None else _revealed(*rev)))
     np.testing.assert_array_equal(g0.forecast(_ctx(3, [0, 1], None)), overall[TOPICS])
+
+
+def test_value_payer_keeps_its_record_through_an_epoch_without_a_network_loss() -> None:
+    """Pays rate·max(baseline − EWMA of revealed network losses, 0); a topic that had no
+    inferences (network loss NaN) neither resets nor moves the EWMA."""
+    p = ValuePayerParams(rate=2.0, baseline=-4.0, alpha=0.5, cap=100.0)
+    g = ValuePayer(p, np.array([0]), np.array([0]), np.random.default_rng(0))
+
+    def pay(epoch: int, loss: float | None) -> float:
+        rev = None
+        if loss is not None:
+            rev = Revealed(
+                epoch - 1,
+                np.zeros(1),
+                np.zeros(1),
+                np.zeros((1, 3)),
+                np.zeros((1, 3)),
+                np.array([loss]),
+            )
+        return float(g.pay(_ctx(epoch, [0], rev))[0])
+
+    assert pay(0, None) == 0.0  # nothing revealed yet
+    assert pay(1, -5.0) == 2.0 * 1.0
+    assert pay(2, np.nan) == 2.0 * 1.0  # kept, not reset
+    assert pay(3, -7.0) == 2.0 * (-4.0 - (0.5 * -7.0 + 0.5 * -5.0))
