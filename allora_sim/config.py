@@ -410,6 +410,21 @@ def _reputer_stakes(reputers: tuple[Group, ...], mechanism: MechanismParams) -> 
             )
 
 
+def _months_end_with_epochs(mechanism: MechanismParams, length: int, e: EconomyConfig) -> None:
+    """With the chain's emission, a month must end with an epoch: the model pays an epoch's
+    rewards once, after its blocks' emission, and the mint's recalculation at the first block of
+    a month reads the reputers' share f_rep set at the month's last block (§9.1)."""
+    bpm = mechanism.module.blocks_per_month
+    if e.emission.value == "chain" and bpm % length:
+        lower = bpm - bpm % length
+        raise _fail(
+            "mechanism.blocks_per_month",
+            bpm,
+            f"must be a multiple of world.epoch_length ({length}) with economy.emission=chain, "
+            f"so that months end with epochs (e.g. {lower or length} or {lower + length})",
+        )
+
+
 def load_scenario(cfg: Any) -> Scenario:
     """Validate a composed config (``DictConfig`` or :class:`SimConfig`) into a :class:`Scenario`.
 
@@ -442,6 +457,7 @@ def load_scenario(cfg: Any) -> Scenario:
         )
     mechanism = _mechanism(obj.mechanism)
     _reputer_stakes(reputers, mechanism)
+    _months_end_with_epochs(mechanism, world.epoch_length, obj.economy)
     out = obj.output
     _positive_int("output.flush_every", out.flush_every)
     raw = OmegaConf.to_container(OmegaConf.structured(obj), resolve=True, enum_to_str=True)

@@ -29,7 +29,7 @@ def test_reputer_share_is_set_at_each_month_boundary_from_that_epochs_rewards() 
         else:
             expected.append(None)
     boundaries = [i for i, x in enumerate(expected) if x is not None]
-    assert len(boundaries) >= 2  # 120 epochs of 12 blocks span three 435-block months
+    assert len(boundaries) >= 2  # 120 epochs of 12 blocks span three 432-block months
     assert shares[boundaries[0] - 1] == genesis  # untouched before the first month ends
     for i in boundaries:
         assert shares[i] == pytest.approx(expected[i], rel=1e-9)

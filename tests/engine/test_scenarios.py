@@ -72,3 +72,16 @@ def test_bad_input_is_one_clear_line_and_exit_2(
     assert len(lines) == 1, err
     assert needle in lines[0], lines[0]
     assert "Traceback" not in err
+
+
+def test_chain_emission_needs_months_that_end_with_epochs(capsys, tmp_path) -> None:
+    """The mint's month start reads f_rep of the month's last block (§9.1): with the model's
+    once-per-epoch rewards that needs BlocksPerMonth to be a multiple of the epoch length."""
+    code = main(
+        ["scenario=economy", "mechanism.blocks_per_month=435", "epochs=2", f"output.dir={tmp_path}"]
+    )
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert "mechanism.blocks_per_month=435 is invalid" in err and "432 or 444" in err
+    # fixed emission has no mint schedule to keep in step
+    allora_sim.scenario("mechanism.blocks_per_month=435")
