@@ -428,6 +428,10 @@ class AlloraModel(mesa.Model):
             "reputers", eligible, self.store.reputer_score_quantile, pend.nonce
         )
         rep_ids = compact(rep_active)
+        self.topic_reward = self._topic_rewards(pend.epoch)
+        # a topic inactivated at this epoch end is neither rewarded nor scored: the chain closes
+        # no reputer nonce for it (GetAndUpdateActiveTopicWeights skips it), so no reports count
+        reports[~self.economy.active] = np.nan
 
         if not _identity(rep_ids, m):
             got = np.take_along_axis(reports, np.maximum(rep_ids, 0)[:, :, None], axis=1)
@@ -437,7 +441,6 @@ class AlloraModel(mesa.Model):
         delegated_c = np.nan_to_num(_take(self.economy.stake.delegated_stake(), rep_ids))
         part, self.store = gather(self.store, pend.inferer_ids, pend.forecaster_ids, rep_ids)
         part = self._with_registry_emas(part)
-        self.topic_reward = self._topic_rewards(pend.epoch)
         seen = np.isfinite(self.reward_ewma)
         allocated = self.topic_reward / UALLO_PER_ALLO
         self.reward_ewma = np.where(

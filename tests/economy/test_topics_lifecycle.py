@@ -85,3 +85,35 @@ def test_topics_beyond_the_room_take_turns() -> None:
     assert (ep.loc[~served, "reward_error"] == RewardError.NO_INFERENCES).all()
     assert (ep.loc[~served, "topic_reward"] == 0).all()
     assert ep.loc[ep["topic_reward"] > 0, "topic"].nunique() == 15
+
+
+def test_a_topic_inactivated_at_its_epoch_end_is_not_scored() -> None:
+    """GetAndUpdateActiveTopicWeights skips a topic whose weight fell below MinTopicWeight: no
+    reward, no reputer nonce closed, so no network loss, regrets or score EMAs move."""
+    m = AlloraModel(
+        allora_sim.scenario(
+            "epochs=50",
+            "mechanism.min_topic_weight=1e19",
+            "mechanism.blocks_per_month=432",  # the revenue drips on this run's time scale
+            "population.consumers=[{name: payer, behaviour: fixed_payer, count: 1,"
+            " params: {amount: 1.0, stop_epoch: 3}}]",
+            "output.progress=false",
+        )
+    )
+    off = None
+    for e in range(m.scenario.epochs):
+        before = m.store
+        m.step()
+        if not m.economy.active[0]:
+            off = e
+            break
+        # every epoch while active is scored and rewarded
+        assert m.epochs_frame()["reward_error"].iloc[-1] == (3 if e == 0 else 0)
+    assert off is not None and off > 10  # inactivated once the fees had dripped away
+    row = m.epochs_frame().iloc[-1]
+    assert row["epoch"] == off and row["topic_reward"] == 0.0
+    assert row["reward_error"] == 1  # no network loss: no reputer nonce was closed
+    after = m.store
+    np.testing.assert_array_equal(after.network_loss, before.network_loss)
+    np.testing.assert_array_equal(after.regrets.inferer, before.regrets.inferer)
+    np.testing.assert_array_equal(after.inferer_score_ema, before.inferer_score_ema)
