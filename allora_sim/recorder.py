@@ -226,52 +226,53 @@ class Recorder:
 
         on_inf, on_fc, on_rep = _Spread(inf_ids, n), _Spread(fc_ids, k), _Spread(reputer_ids, r)
         inf_loss = on_inf(exact.inferer)
-        for role, on, reward, loss in (
-            ("inferers", on_inf, outcome.inferer_reward, inf_loss),
-            ("forecasters", on_fc, outcome.forecaster_reward, None),
-            ("reputers", on_rep, outcome.reputer_reward, None),
+        active, reward = {}, {}
+        for role, on, paid in (
+            ("inferers", on_inf, outcome.inferer_reward),
+            ("forecasters", on_fc, outcome.forecaster_reward),
+            ("reputers", on_rep, outcome.reputer_reward),
         ):
+            active[role], reward[role] = on.active(), on(paid) / UALLO
             tot = self._totals[role]
-            tot["active"] += on.active()
-            tot["reward"] += np.nan_to_num(on(reward)) / UALLO
-            if loss is not None:
-                seen = np.isfinite(loss)
-                tot["loss_sum"] += np.where(seen, loss, 0.0)
-                tot["loss_count"] += seen
+            tot["active"] += active[role]
+            tot["reward"] += np.nan_to_num(reward[role])
+        seen = np.isfinite(inf_loss)
+        self._totals["inferers"]["loss_sum"] += np.where(seen, inf_loss, 0.0)
+        self._totals["inferers"]["loss_count"] += seen
         if not self.record_agents:
             return
         per_role = {
             "inferers": {
-                "active": on_inf.active(),
+                "active": active["inferers"],
                 "submission": on_inf(pend.inference),
                 "loss": inf_loss,
                 "score": on_inf(outcome.inferer_score),
                 "weight": on_inf(pend.network.inferer_weight),
                 "reward_fraction": on_inf(outcome.inferer_fraction),
-                "reward": on_inf(outcome.inferer_reward) / UALLO,
+                "reward": reward["inferers"],
                 "stake": np.full((t, n), np.nan),
                 "balance": m.balances("inferers"),
             },
             "forecasters": {
-                "active": on_fc.active(),
+                "active": active["forecasters"],
                 "submission": on_fc(net.forecaster),
                 "loss": on_fc(exact.forecaster),
                 "score": on_fc(outcome.forecaster_score),
                 "weight": on_fc(pend.network.forecaster_weight),
                 "reward_fraction": on_fc(outcome.forecaster_fraction),
-                "reward": on_fc(outcome.forecaster_reward) / UALLO,
+                "reward": reward["forecasters"],
                 "stake": np.full((t, k), np.nan),
                 "balance": m.balances("forecasters"),
             },
             "reputers": {
-                "active": on_rep.active(),
+                "active": active["reputers"],
                 "submission": on_rep(reports.combined),
                 # its error on the network inference's loss (dex)
                 "loss": on_rep(reports.combined - exact.combined[:, None]),
                 "score": on_rep(outcome.reputer_score),
                 "weight": on_rep(outcome.listening_coefficient),
                 "reward_fraction": on_rep(outcome.reputer_fraction),
-                "reward": on_rep(outcome.reputer_reward) / UALLO,
+                "reward": reward["reputers"],
                 "stake": m.stake / UALLO,
                 "balance": m.balances("reputers"),
             },

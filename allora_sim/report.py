@@ -75,7 +75,7 @@ def _run_figures(res: Results, out: Path) -> list[Path]:
             label = f"{g['group'].iloc[0]} #{agent}"
             a1.plot(g["epoch"], _rolling(g["weight"], window), label=label)
             a2.plot(g["epoch"], g["reward"].fillna(0.0).cumsum(), label=label)
-        a1.set_title("Inferer weight in the network inference")
+        a1.set_title("Inferer regret-informed weight")
         a1.set_xlabel("epoch")
         a2.set_title("Inferer cumulative reward (ALLO)")
         a2.set_xlabel("epoch")
