@@ -336,7 +336,7 @@ def _world(w: WorldConfig, epochs: int) -> WorldConfig:
 
         try:
             values = load_series(w.csv_path, w.time_column, w.value_column)
-            n = csv_target(values, w.target.value, w.csv_path).size
+            n = csv_target(values, w.target.value, w.csv_path, w.value_column).size
         except SeriesError as exc:
             raise ConfigError(f"world.csv_path: {exc}") from None
         if n < epochs:

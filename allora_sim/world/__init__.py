@@ -36,7 +36,7 @@ from allora_sim.world.processes import (
     regime_path,
     uniform_contexts,
 )
-from allora_sim.world.series import SeriesError, load_series
+from allora_sim.world.series import SeriesError, load_series, show
 
 if TYPE_CHECKING:
     from allora_sim.config import WorldConfig
@@ -68,7 +68,9 @@ class WorldPaths:
     loss: Callable[[np.ndarray, np.ndarray], np.ndarray]
 
 
-def csv_target(values: np.ndarray, target: str, source: str = "series") -> np.ndarray:
+def csv_target(
+    values: np.ndarray, target: str, source: str = "series", column: str = "value"
+) -> np.ndarray:
     """The per-epoch target of a price series: its log-returns (``len − 1`` epochs; the prices
     must be positive) or the prices themselves."""
     if target == "price":
@@ -76,8 +78,8 @@ def csv_target(values: np.ndarray, target: str, source: str = "series") -> np.nd
     if np.any(values <= 0):
         i = int(np.flatnonzero(values <= 0)[0])
         raise SeriesError(
-            f"{source}: value row {i + 2} is {values[i]!r}: log-returns need positive values "
-            "(use world.target=price for a series that can be zero or negative)"
+            f"{source}: column {column!r} row {i + 2} is {show(values[i])}: log-returns need "
+            "positive values (use world.target=price for a series that can be zero or negative)"
         )
     return np.diff(np.log(values))
 
@@ -99,7 +101,10 @@ def simulate_world(
     shape = (n_topics, n_epochs)
     if kind == "csv":
         series = csv_target(
-            load_series(cfg.csv_path, cfg.time_column, cfg.value_column), target, cfg.csv_path
+            load_series(cfg.csv_path, cfg.time_column, cfg.value_column),
+            target,
+            cfg.csv_path,
+            cfg.value_column,
         )
         if series.size < n_epochs:
             raise SeriesError(

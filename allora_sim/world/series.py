@@ -7,28 +7,39 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-__all__ = ["SeriesError", "load_series"]
+__all__ = ["SeriesError", "load_series", "show"]
 
 
 class SeriesError(ValueError):
     """A series file that cannot be used; the message is one line naming the problem."""
 
 
+def show(x: object) -> str:
+    """A cell as it reads in the file (numpy scalars as plain Python values)."""
+    return repr(x.item() if isinstance(x, np.generic) else x)
+
+
 def _times(col: pd.Series, name: str, path: Path) -> np.ndarray:
-    """Numbers as they are, or dates as nanoseconds; a mix or an unparseable entry is an error."""
+    """Numbers as they are, or dates (one format for the whole column) as nanoseconds; a mix or
+    an unparseable entry is an error naming the first entry unlike the column's majority."""
     numeric = pd.to_numeric(col, errors="coerce")
     if numeric.notna().all():
         return numeric.to_numpy(dtype=float)
-    stamps = None
-    if numeric.isna().all():
-        stamps = pd.to_datetime(col, errors="coerce", utc=True, format="mixed")
-        if stamps.notna().all():
+    mostly_dates = numeric.notna().sum() * 2 < len(col)
+    if mostly_dates:
+        try:  # the format inferred from the first date applies to every row (no per-row guess)
+            stamps = pd.to_datetime(col, errors="coerce", utc=True)
+        except ValueError:
+            stamps = pd.Series(pd.NaT, index=col.index)
+        if stamps.notna().all() and numeric.isna().all():
             return stamps.astype("int64").to_numpy(dtype=float)
-    bad_mask = numeric.isna() if stamps is None else stamps.isna()
+        bad_mask = stamps.isna() | numeric.notna()
+    else:
+        bad_mask = numeric.isna()
     bad = int(np.flatnonzero(bad_mask.to_numpy())[0])
     raise SeriesError(
-        f"{path}: column {name!r} row {bad + 2} is {col.iloc[bad]!r}: times must be all numbers "
-        "or all dates"
+        f"{path}: column {name!r} row {bad + 2} is {show(col.iloc[bad])}: times must be all "
+        "numbers or all dates in one format (ISO 8601, e.g. 2024-01-31, is unambiguous)"
     )
 
 
@@ -59,12 +70,18 @@ def load_series(
         )
     if len(frame) < 2:
         raise SeriesError(f"{path}: has {len(frame)} data row(s); a series needs at least 2")
-    values = pd.to_numeric(frame[value_column], errors="coerce").to_numpy(dtype=float)
+    raw = frame[value_column]
+    if raw.dtype == bool:
+        raise SeriesError(
+            f"{path}: column {value_column!r} row 2 is {show(raw.iloc[0])}: values must be "
+            "finite numbers, not true/false"
+        )
+    values = pd.to_numeric(raw, errors="coerce").to_numpy(dtype=float)
     bad = np.flatnonzero(~np.isfinite(values))
     if bad.size:
         i = int(bad[0])
         raise SeriesError(
-            f"{path}: column {value_column!r} row {i + 2} is {frame[value_column].iloc[i]!r}: "
+            f"{path}: column {value_column!r} row {i + 2} is {show(raw.iloc[i])}: "
             "values must be finite numbers"
         )
     times = _times(frame[time_column], time_column, path)
@@ -74,6 +91,6 @@ def load_series(
         i = int(bad[0]) + 1
         raise SeriesError(
             f"{path}: column {time_column!r} is not strictly increasing at row {i + 2} "
-            f"({frame[time_column].iloc[i]!r} after {frame[time_column].iloc[i - 1]!r})"
+            f"({show(frame[time_column].iloc[i])} after {show(frame[time_column].iloc[i - 1])})"
         )
     return values

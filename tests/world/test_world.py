@@ -131,7 +131,14 @@ def test_csv_series_with_dates_drives_every_topic(tmp_path) -> None:
         ("time,value\n1,2\nyesterday,3\n", "column 'time' row 3 is 'yesterday'"),
         ("time,value\n2024-01-01,2\n2024-13-45,3\n", "row 3 is '2024-13-45'"),
         ("time,value\n1,2\n", "has 1 data row(s)"),
-        ("time,value\n1,2\n2,0\n3,1\n", "log-returns need positive values"),
+        ("time,value\n1,2\n2,0\n3,1\n", "column 'value' row 3 is 0.0: log-returns need positive"),
+        ("time,value\n1,2\n2,\n3,1\n", "column 'value' row 3 is nan: values must be finite"),
+        ("time,value\n1,2\n3,3\n2,4\n", "at row 4 (2 after 3)"),
+        ("time,value\n1,true\n2,false\n", "row 2 is True: values must be finite numbers"),
+        # one format for the whole column: a day-first file is not read month-first row by row
+        ("time,value\n01/02/2024,2\n25/01/2024,3\n26/01/2024,4\n", "row 3 is '25/01/2024'"),
+        # the entry unlike the others is named, not its neighbour
+        ("time,value\n2024-01-01,2\n5,3\n2024-01-03,4\n", "row 3 is '5'"),
         ("", "not a readable CSV file"),
     ],
 )
