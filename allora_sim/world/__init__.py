@@ -13,8 +13,11 @@
   topic, with a uniform context as for ``gbm``.
 
 The target (``world.target``) is the epoch's log-return or the price itself; ``scale`` is the
-target's typical per-epoch surprise (σ of the log-returns, or of the price changes), the unit in
-which behaviours state their skill and the ``std`` of the ``zptae`` loss. The loss
+target's typical per-epoch surprise, the unit in which behaviours state their skill and the
+``std`` of the ``zptae`` loss: the σ of the log-returns (the regimes' stationary σ for
+``regime``), the start price × σ for a price target, and for ``csv`` the σ of the whole file's
+returns or price changes — never of the simulated epochs only, so that it does not depend on
+the run's length. The loss
 (``world.loss``: squared error, absolute error or ZPTAE, :mod:`~allora_sim.world.losses`) is
 reported in log10 as reputers report it on chain. Ground-truth timing (epoch length and lag in
 blocks) lives in the same config and is applied by the model: an epoch's losses are known only
@@ -34,6 +37,7 @@ from allora_sim.world.processes import (
     gbm_log_returns,
     prices_from_log_returns,
     regime_path,
+    standard_normals,
     uniform_contexts,
 )
 from allora_sim.world.series import SeriesError, load_series, show
@@ -84,56 +88,56 @@ def csv_target(
     return np.diff(np.log(values))
 
 
-def _surprise(target: str, truth: np.ndarray) -> np.ndarray:
-    """σ of the target's per-epoch change (price) or of the target itself (log-returns)."""
-    x = np.diff(truth, axis=1) if target == "price" else truth
-    if x.shape[1] < 2:
-        return np.ones(truth.shape[0])
-    s = np.std(x, axis=1, ddof=1)
-    return np.where(s > 0, s, 1.0)
+def _surprise(target: str, series: np.ndarray) -> float:
+    """σ of a series' per-epoch change (price) or of the series itself (log-returns)."""
+    x = np.diff(series) if target == "price" else series
+    s = float(np.std(x, ddof=1)) if x.size >= 2 else 0.0
+    return s if s > 0 else 1.0
 
 
 def simulate_world(
     cfg: WorldConfig, n_topics: int, n_epochs: int, rng: np.random.Generator
 ) -> WorldPaths:
-    """Every topic's path for ``n_epochs`` epochs, drawn with ``rng`` only."""
+    """Every topic's path for ``n_epochs`` epochs, drawn with ``rng`` only.
+
+    The path and the scale do not depend on ``n_epochs`` beyond its length (the draws go epoch
+    by epoch, in separate streams for the target and the context, and the scale is a property
+    of the process or of the whole series file): a longer run extends a shorter one.
+    """
     kind, target = cfg.kind.value, cfg.target.value
     shape = (n_topics, n_epochs)
+    target_rng, context_rng = rng.spawn(2)
     if kind == "csv":
-        series = csv_target(
+        whole = csv_target(
             load_series(cfg.csv_path, cfg.time_column, cfg.value_column),
             target,
             cfg.csv_path,
             cfg.value_column,
         )
-        if series.size < n_epochs:
+        if whole.size < n_epochs:
             raise SeriesError(
-                f"{cfg.csv_path}: gives {series.size} epochs of {target}; {n_epochs} are needed"
+                f"{cfg.csv_path}: gives {whole.size} epochs of {target}; {n_epochs} are needed"
             )
-        truth = np.broadcast_to(series[:n_epochs], shape).copy()
-        context = uniform_contexts(cfg.n_contexts, shape, rng)
-        return WorldPaths(
-            truth,
-            context,
-            cfg.n_contexts,
-            _surprise(target, truth),
-            log10_loss(cfg.loss.value, _surprise(target, truth)),
-        )
+        truth = np.broadcast_to(whole[:n_epochs], shape).copy()
+        context = uniform_contexts(cfg.n_contexts, shape, context_rng)
+        scale = np.full(n_topics, _surprise(target, whole))
+        return WorldPaths(truth, context, cfg.n_contexts, scale, log10_loss(cfg.loss.value, scale))
     if kind == "regime":
         n_regimes = len(cfg.regime_means)
-        context = regime_path(n_regimes, cfg.mean_dwell, shape, rng)
-        vol = np.asarray(cfg.regime_volatilities, dtype=float)[context]
-        returns = np.asarray(cfg.regime_means, dtype=float)[context] + vol * rng.standard_normal(
-            shape
-        )
-        n_contexts, sigma = n_regimes, float(np.mean(cfg.regime_volatilities))
+        context = regime_path(n_regimes, cfg.mean_dwell, shape, context_rng)
+        vol = np.asarray(cfg.regime_volatilities, dtype=float)
+        mean = np.asarray(cfg.regime_means, dtype=float)
+        returns = mean[context] + vol[context] * standard_normals(shape, target_rng)
+        # the stationary σ of the returns: every regime is equally likely in the long run
+        n_contexts, sigma = n_regimes, float(np.sqrt(np.mean(vol**2) + np.var(mean)))
     else:
-        returns = gbm_log_returns(cfg.drift, cfg.volatility, shape, rng)
-        context = uniform_contexts(cfg.n_contexts, shape, rng)
+        returns = gbm_log_returns(cfg.drift, cfg.volatility, shape, target_rng)
+        context = uniform_contexts(cfg.n_contexts, shape, context_rng)
         n_contexts, sigma = cfg.n_contexts, cfg.volatility
     if target == "price":
         truth = prices_from_log_returns(cfg.start_price, returns)
-        scale = _surprise(target, truth)
+        sigma = cfg.start_price * sigma  # the first epochs' σ of the price change
     else:
-        truth, scale = returns, np.full(n_topics, sigma)
+        truth = returns
+    scale = np.full(n_topics, sigma)
     return WorldPaths(truth, context, n_contexts, scale, log10_loss(cfg.loss.value, scale))

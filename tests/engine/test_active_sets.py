@@ -49,7 +49,9 @@ def test_only_the_capped_active_set_is_synthesised_and_paid() -> None:
 
 
 def test_improvers_climb_in_and_degraders_fall_out() -> None:
-    _, inf = _inferers(epochs=600, crowd=94, change=200)
+    # pooled over three seeds: with three members per group one run is a noisy measure (a
+    # useless inferer's one-out score is ≈ 0, above the crowd's negative ones, so it can linger)
+    inf = pd.concat([_inferers(epochs=600, crowd=94, change=200, seed=s)[1] for s in range(3)])
     inf = inf.assign(after=inf["epoch"] >= 200)
     share = inf.groupby(["group", "after"], observed=True)["active"].mean().unstack()
     # outsiders are never scored: they are seen only when rotation admits them (their EMA

@@ -49,6 +49,31 @@ def test_stepping_in_pieces_equals_one_run() -> None:
         parts.step()
 
 
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        ("n_topics=2",),
+        ("scenario=context",),
+        ("scenario=economy", "world.ground_truth_lag=24"),
+    ],
+)
+def test_a_longer_run_extends_a_shorter_one(overrides: tuple[str, ...]) -> None:
+    """Same config and seed with more epochs: the first epochs are the shorter run's, to the
+    last bit (the world is drawn epoch by epoch and its scale does not depend on the length)."""
+    short = _run(*overrides, "epochs=20", "seed=2")
+    long = _run(*overrides, "epochs=32", "seed=2")
+    n = len(short.epochs_frame())
+    pd.testing.assert_frame_equal(long.epochs_frame().iloc[:n], short.epochs_frame())
+    ag = long.agents_frame()
+    pd.testing.assert_frame_equal(
+        ag[ag["epoch"] < short.epochs_frame()["epoch"].max() + 1].reset_index(drop=True),
+        short.agents_frame(),
+    )
+    pd.testing.assert_frame_equal(
+        long.economy_frame().iloc[: len(short.economy_frame())], short.economy_frame()
+    )
+
+
 def test_tables_are_tidy_and_consistent() -> None:
     m = _run("epochs=25", "n_topics=2")
     ep, ag = m.epochs_frame(), m.agents_frame()

@@ -50,7 +50,49 @@ def test_price_target_is_the_compounded_path() -> None:
     ret = simulate_world(WorldConfig(volatility=0.02), 3, 200, _rng(3))
     px = simulate_world(cfg, 3, 200, _rng(3))
     np.testing.assert_allclose(px.truth, 50.0 * np.exp(np.cumsum(ret.truth, axis=1)), rtol=1e-12)
-    np.testing.assert_allclose(px.scale, np.std(np.diff(px.truth, axis=1), axis=1, ddof=1))
+    # the unit of skill: the first epochs' σ of the price change, whatever the run's length
+    np.testing.assert_allclose(px.scale, 50.0 * 0.02)
+    first = np.diff(np.c_[np.full(3, 50.0), px.truth[:, :20]], axis=1)
+    assert abs(first.std() / 1.0 - 1) < 0.3
+
+
+@pytest.mark.parametrize("kind", ["gbm", "regime", "price", "csv"])
+def test_a_longer_world_extends_a_shorter_one(kind: str, tmp_path) -> None:
+    """Same seed, more epochs: the first epochs (target, context, scale) are unchanged, so a
+    longer run extends a shorter one instead of drawing a different world."""
+    rng = np.random.default_rng(7)
+    cfg = {
+        "gbm": WorldConfig(),
+        "regime": WorldConfig(kind=WorldKind.regime),
+        "price": WorldConfig(target=TargetKind.price),
+        "csv": WorldConfig(
+            kind=WorldKind.csv,
+            csv_path=str(
+                _csv(
+                    tmp_path,
+                    "time,value\n"
+                    + "".join(
+                        f"{i},{100 * np.exp(0.01 * np.sin(i) + 0.001 * i)}\n" for i in range(80)
+                    ),
+                )
+            ),
+        ),
+    }[kind]
+    short = simulate_world(cfg, 3, 30, np.random.default_rng(7))
+    long = simulate_world(cfg, 3, 70, rng)
+    np.testing.assert_array_equal(long.truth[:, :30], short.truth)
+    np.testing.assert_array_equal(long.context[:, :30], short.context)
+    np.testing.assert_array_equal(long.scale, short.scale)
+
+
+def test_regime_scale_is_the_returns_stationary_sigma() -> None:
+    """Independent check: the σ of a long simulated path (regimes with different means)."""
+    cfg = WorldConfig(
+        kind=WorldKind.regime, regime_means=[-0.02, 0.0, 0.02], regime_volatilities=[0.005] * 3
+    )
+    w = simulate_world(cfg, 4, 50_000, _rng(11))
+    assert abs(w.truth.std() / w.scale[0] - 1) < 0.02
+    assert w.scale[0] == pytest.approx(np.sqrt(0.005**2 + 2 * 0.02**2 / 3))
 
 
 def test_same_generator_same_world_and_different_seeds_differ() -> None:
