@@ -57,6 +57,7 @@ class RewardError:
     ENTROPY = 5  # entropy undefined (zero fraction in a class, zero Σẽ²)
     NORMALIZATION = 6  # γ undefined
     NO_INFERENCES = 7  # no inference this epoch: the query fails, the nonce is never closed
+    CONSENSUS = 8  # consensus undefined: an entry's reporters all have listening coefficient 0
     NAMES: ClassVar[dict[int, str]] = {
         0: "none",
         1: "no network loss",
@@ -66,6 +67,7 @@ class RewardError:
         5: "entropy undefined",
         6: "normalization undefined",
         7: "no inferences",
+        8: "consensus undefined",
     }
 
 
@@ -559,7 +561,10 @@ def run_topic_epoch(
         mp.epsilon_reputer,
         mp.epsilon_safe_div,
     )
-    rep_ok = settled & has_reputers
+    # GetStakeWeightedLossMatrix divides by the reporters' adjusted stake: zero when all who
+    # reported an entry have coefficient 0, an error before GenerateReputerScores writes anything
+    consensus_ok = ~(members & ~np.isfinite(cons.score)).any(axis=-1)
+    rep_ok = settled & has_reputers & consensus_ok
     rep_first = np.isnan(st.reputer_score_ema)
     rep_ema = ema(tp.merit_sortition_alpha, cons.score, st.reputer_score_ema, rep_first)
     rep_q = quantile_of_decs(cons.score, members, tp.active_reputer_quantile)
@@ -634,6 +639,7 @@ def run_topic_epoch(
         (~has_inf_scores, RewardError.NO_INFERER_SCORES),
         (~ok_rep_entropy, RewardError.ENTROPY),
         (fc_mismatch, RewardError.FORECASTER_PAIRING),
+        (~consensus_ok, RewardError.CONSENSUS),
         (~has_reputers, RewardError.NO_REPUTERS),
         (~settled, RewardError.NO_NETWORK_LOSS),
         (~has_inferences, RewardError.NO_INFERENCES),
@@ -666,7 +672,10 @@ def run_topic_epoch(
         inferer_score_ema=_keep(scores_written, inf_ema, st.inferer_score_ema),
         forecaster_score_ema=_keep(scores_written, fc_ema, st.forecaster_score_ema),
         inferer_score_quantile=np.where(scores_written, inf_q, st.inferer_score_quantile),
-        forecaster_score_quantile=np.where(scores_written, fc_q, st.forecaster_score_quantile),
+        # GenerateForecastScores panics on a pairing failure before it sets the quantile
+        forecaster_score_quantile=np.where(
+            scores_written & ~fc_mismatch, fc_q, st.forecaster_score_quantile
+        ),
         inferer_score_history=_keep(scores_written, inf_hist, st.inferer_score_history),
         forecaster_score_history=_keep(scores_written, fc_hist, st.forecaster_score_history),
         reputer_fraction_smooth=_keep(

@@ -211,3 +211,51 @@ def test_unbatched_inputs_return_unbatched_outcome() -> None:
     assert np.ndim(out1.network.values.combined) == 0
     assert out1.network.values.combined == out2.network.values.combined[0]
     np.testing.assert_array_equal(out1.reputer_score, out2.reputer_score[0])
+
+
+def test_undefined_consensus_writes_nothing_and_pays_nothing() -> None:
+    """GetStakeWeightedLossMatrix divides by the adjusted stake of an entry's reporters: when
+    they all have listening coefficient 0 the chain errors in GenerateReputerScores, before it
+    writes coefficients, EMAs, quantiles or worker scores, and pays nothing. The nonce was
+    closed all the same (network loss and regrets are stored before the rewards)."""
+    rng = np.random.default_rng(5)
+    st = TopicState.new(np.array([[1, 2, 3]]), np.array([[10, 11]]), np.array([[20, 21]]))
+    for _ in range(2):
+        out, st = run_topic_epoch(random_epoch_inputs(rng, st, P), st, P)
+    st = replace(st, listening_coefficient=np.array([[0.0, 1.0]]))
+    inp = random_epoch_inputs(rng, st, P)
+    inferer = inp.reputer_losses.inferer.copy()
+    inferer[0, 1, 2] = np.nan  # only reputer 20 (coefficient 0) reports inferer 3's loss
+    inp = replace(inp, reputer_losses=replace(inp.reputer_losses, inferer=inferer))
+    out, nxt = run_topic_epoch(inp, st, P)
+    assert out.reward_error[0] == RewardError.CONSENSUS
+    assert RewardError.NAMES[RewardError.CONSENSUS] == "consensus undefined"
+    assert out.settled[0] and nxt.network_loss[0] != st.network_loss[0]
+    assert np.isnan(out.inferer_reward).all() and np.isnan(out.reputer_reward).all()
+    for name in (
+        "listening_coefficient",
+        "reputer_score_ema",
+        "reputer_score_quantile",
+        "inferer_score_ema",
+        "inferer_score_quantile",
+        "inferer_score_history",
+        "forecaster_score_ema",
+    ):
+        np.testing.assert_array_equal(getattr(nxt, name), getattr(st, name), err_msg=name)
+
+
+def test_forecaster_pairing_failure_keeps_the_forecaster_quantile() -> None:
+    """GenerateForecastScores panics on a one-in forecaster without a one-out partner before it
+    sets the forecaster score quantile."""
+    rng = np.random.default_rng(3)
+    st = TopicState.new(np.array([[1, 2]]), np.array([[10, 11]]), np.array([[20, 21]]))
+    seen = 0
+    for _ in range(40):
+        prev = st
+        out, st = run_topic_epoch(random_epoch_inputs(rng, st, P, missing=0.2), st, P)
+        if out.reward_error[0] == RewardError.FORECASTER_PAIRING:
+            seen += 1
+            np.testing.assert_array_equal(
+                st.forecaster_score_quantile, prev.forecaster_score_quantile
+            )
+    assert seen > 0
