@@ -316,7 +316,7 @@ def _stagewise_row(golden: pd.DataFrame, e: int, lay: _Layout) -> dict[str, floa
     rep, reported = core_losses.accepted_reports(
         rl, accepted, np.ones((1, n), dtype=bool), np.ones((1, k), dtype=bool)
     )
-    nl, _ = core_losses.network_losses(rep, reported, np.asarray(inp.stake)[None], n, k)
+    nl, _, _ = core_losses.network_losses(rep, reported, np.asarray(inp.stake)[None], n, k)
     out = _loss_columns(nl.map(lambda x: x[0]), lay)
     inf_score, inf_scored, _ = scores.inferer_scores(nl)
     fc_score, _, _, _ = scores.forecaster_scores(nl)

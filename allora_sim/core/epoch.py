@@ -515,12 +515,16 @@ def run_topic_epoch(
         inp.reputer_losses, accepted, inf_present, fc_submitted
     )
     n_slots, k_slots = inf_present.shape[-1], fc_present.shape[-1]
-    net_losses, settled = losses.network_losses(reports, reported, inp.stake, n_slots, k_slots)
+    net_losses, settled, ooif_listed = losses.network_losses(
+        reports, reported, inp.stake, n_slots, k_slots
+    )
 
     # 3. Regrets and the topic initial regret (§3.2–§3.3).
     had_inf = np.isfinite(st.regrets.inferer)
     had_fc = np.isfinite(st.regrets.forecaster)
-    new_regrets = regrets.update_regrets(st.regrets, net_losses, tp.alpha_regret, st.initial_regret)
+    new_regrets = regrets.update_regrets(
+        st.regrets, net_losses, tp.alpha_regret, st.initial_regret, ooif_listed
+    )
     exp_inf = regrets.experienced(had_inf, st.inferer_inclusions, tp.alpha_regret)
     exp_inf &= np.isfinite(net_losses.inferer)
     exp_fc = regrets.experienced(had_fc, st.forecaster_inclusions, tp.alpha_regret)

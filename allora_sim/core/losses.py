@@ -70,21 +70,25 @@ def stake_weighted(losses: Array, reported: Mask, stake: Array) -> Array:
 
 def network_losses(
     losses: Array, reported: Mask, stake: Array, n: int, k: int
-) -> tuple[ValueBundle, Mask]:
+) -> tuple[ValueBundle, Mask, Mask]:
     """Stake-weighted network losses of every entry (``CalcNetworkLosses``, §3.1).
 
     ``losses``/``reported (B, M, E)`` are the accepted bundles as :func:`accepted_reports`
     returns them (``n`` inferer and ``k`` forecaster slots), ``stake (B, M)`` the reputers'
-    stake (reputer authority, token units). Returns the network-loss bundle and, per topic,
+    stake (reputer authority, token units). Returns the network-loss bundle; per topic,
     whether it exists: zero total stake on the combined or naive entry is an error on chain (no
-    bundle, no regret update, no rewards for the nonce).
+    bundle, no regret update, no rewards for the nonce); and per forecaster ``(B, K)``, whether
+    it is listed in the bundle's ``OneOutInfererForecasterValues``.
 
     As in the chain, the one-out/one-in families keep only workers that also have a plain
-    inferer (forecaster) loss: they are read back by the sorted keys of those maps.
+    inferer (forecaster) loss: they are read back by the sorted keys of those maps. A
+    forecaster with a loss is listed in ``OneOutInfererForecasterValues`` when any reputer
+    reported any one-out value for it, even if none of them survives that filter.
     """
     out = ValueBundle.from_flat(stake_weighted(losses, reported, stake), n, k)
     has_inf = np.isfinite(out.inferer)
     has_fc = np.isfinite(out.forecaster)
+    listed = has_fc & np.isfinite(out.oneout_inferer_forecaster).any(axis=-1)
     out = ValueBundle(
         combined=out.combined,
         naive=out.naive,
@@ -98,4 +102,4 @@ def network_losses(
         ),
     )
     ok = np.isfinite(out.combined) & np.isfinite(out.naive)
-    return out, ok
+    return out, ok, listed

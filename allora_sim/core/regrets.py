@@ -18,7 +18,11 @@ __all__ = ["topic_initial_regret", "update_regrets"]
 
 
 def update_regrets(
-    store: RegretStore, losses: ValueBundle, alpha: float, initial_regret: Array
+    store: RegretStore,
+    losses: ValueBundle,
+    alpha: float,
+    initial_regret: Array,
+    ooif_listed: Mask,
 ) -> RegretStore:
     """All nine regret families after a network-loss bundle (``GetCalcSetNetworkRegrets``, §3.2).
 
@@ -26,7 +30,8 @@ def update_regrets(
     ``CalcEma(α, L_a − L_b, R_prev, firstTime=false)`` with ``R_prev`` defaulting to the topic's
     InitialRegret; entries not visited keep their value. Where the chain reads a loss that is not
     in the bundle it gets the Go zero value, so a missing one-out inferer-forecaster loss or a
-    one-in forecaster without a forecaster loss is read as 0 (§14).
+    one-in forecaster without a forecaster loss is read as 0 (§14). ``ooif_listed (B, K)``: the
+    forecasters listed in ``OneOutInfererForecasterValues`` (:func:`losses.network_losses`).
 
     The nine families are laid side by side in one ``(B, Σ sizes)`` array so that the blend runs
     once; the returned families are views of it.
@@ -37,9 +42,7 @@ def update_regrets(
     has_inf, has_fc = np.isfinite(l_inf), np.isfinite(l_fc)
     oo_inf, oo_fc, onein = losses.oneout_inferer, losses.oneout_forecaster, losses.onein_forecaster
     has_oo_inf, has_oo_fc, has_onein = np.isfinite(oo_inf), np.isfinite(oo_fc), np.isfinite(onein)
-    # OneOutInfererForecasterValues lists a forecaster when it has any one-out entry.
     ooif = losses.oneout_inferer_forecaster  # (B, K, N) [forecaster, withheld inferer]
-    ooif_listed = np.isfinite(ooif).any(axis=-1)  # (B, K)
     ooif_read = np.nan_to_num(ooif.transpose(0, 2, 1), nan=0.0)  # (B, N', K), zero if missing
     l_fc_read = np.nan_to_num(l_fc, nan=0.0)
     # per family: (L_a, L_b, visited as (mask) or (row mask, column mask)), in RegretStore order

@@ -259,3 +259,36 @@ def test_forecaster_pairing_failure_keeps_the_forecaster_quantile() -> None:
                 st.forecaster_score_quantile, prev.forecaster_score_quantile
             )
     assert seen > 0
+
+
+def test_a_forecaster_with_only_filtered_one_out_entries_is_still_listed() -> None:
+    """CalcNetworkLosses lists forecaster k in OneOutInfererForecasterValues when any reputer
+    reported any one-out value for it, even if every one of them is then filtered out (their
+    withheld inferer has no loss of its own); GetCalcSetNetworkRegrets then updates regret
+    (j', k) of every withheld inferer j' with a one-out loss, reading the missing loss as 0."""
+    rng = np.random.default_rng(4)
+    st = _new(3, 3, 3)
+    for _ in range(3):
+        _, st = run_topic_epoch(random_epoch_inputs(rng, st, P), st, P)
+    inp = random_epoch_inputs(rng, st, P)
+    rl = inp.reputer_losses
+    inferer = rl.inferer.copy()
+    inferer[0, :, 2] = np.nan  # nobody reports inferer 2's own loss
+    ooif = rl.oneout_inferer_forecaster.copy()
+    ooif[0, :, 0, :2] = np.nan  # forecaster 0: only the entry with inferer 2 withheld
+    inp = replace(inp, reputer_losses=replace(rl, inferer=inferer, oneout_inferer_forecaster=ooif))
+    out, nxt = run_topic_epoch(inp, st, P)
+    assert out.settled[0]
+    losses = out.network_losses
+    assert np.isnan(losses.oneout_inferer_forecaster[0, 0]).all()  # filtered away
+    alpha = P.topic.alpha_regret
+    for j in (0, 1):  # withheld inferers with a one-out loss
+        prev = st.regrets.oneout_inferer_forecaster[0, j, 0]
+        prev = st.initial_regret[0] if np.isnan(prev) else prev
+        current = losses.oneout_inferer[0, j] - 0.0  # the missing loss reads as 0
+        want = alpha * current + (1 - alpha) * prev
+        assert nxt.regrets.oneout_inferer_forecaster[0, j, 0] == pytest.approx(want, rel=1e-15)
+    # inferer 2 has no one-out loss of its own: its row is not visited
+    np.testing.assert_array_equal(
+        nxt.regrets.oneout_inferer_forecaster[0, 2], st.regrets.oneout_inferer_forecaster[0, 2]
+    )
