@@ -363,12 +363,18 @@ def _groups_of(role: str, groups: list[GroupConfig]) -> tuple[Group, ...]:
     return tuple(out)
 
 
-def _mechanism(m: Any) -> MechanismParams:
+def _mechanism(m: Any, world: WorldConfig) -> MechanismParams:
+    """The chain's parameters; the topic's timing comes from the world (``_WORLD_OWNED``)."""
     values = {f.name: getattr(m, f.name) for f in fields(m)}
     chain_bounds = bool(values.pop("chain_bounds"))
     module_names = {f.name for f in fields(ModuleParams)}
     module = {k: v for k, v in values.items() if k in module_names}
     topic = {k: v for k, v in values.items() if k not in module_names}
+    topic.update(
+        epoch_length=world.epoch_length,
+        ground_truth_lag=world.ground_truth_lag,
+        worker_submission_window=world.epoch_length,
+    )
     try:
         mp = ModuleParams(**module)
         tp = TopicParams(**topic, chain_bounds=chain_bounds)
@@ -376,8 +382,17 @@ def _mechanism(m: Any) -> MechanismParams:
         msg = str(exc)
         for prefix in ("ModuleParams.", "TopicParams."):
             msg = msg.replace(prefix, "mechanism.")
+        for name in ("epoch_length", "ground_truth_lag"):
+            msg = msg.replace(f"mechanism.{name}", f"world.{name}")
         msg = msg.replace(" = ", "=", 1)
         raise ConfigError(msg) from None
+    if chain_bounds and tp.epoch_length < mp.min_epoch_length:
+        raise _fail(
+            "world.epoch_length",
+            tp.epoch_length,
+            f"must be >= mechanism.min_epoch_length ({mp.min_epoch_length}) with "
+            "mechanism.chain_bounds=true",
+        )
     return MechanismParams(module=mp, topic=tp)
 
 
@@ -455,7 +470,7 @@ def load_scenario(cfg: Any) -> Scenario:
         raise _fail(
             "population.reputers", [g.count for g in reputers], "at least one reputer is needed"
         )
-    mechanism = _mechanism(obj.mechanism)
+    mechanism = _mechanism(obj.mechanism, world)
     _reputer_stakes(reputers, mechanism)
     _months_end_with_epochs(mechanism, world.epoch_length, obj.economy)
     out = obj.output

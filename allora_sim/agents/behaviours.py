@@ -200,6 +200,9 @@ class OnlineParams:
         if self.kind not in ("ewma", "ar1"):
             raise _bad(key, "kind", self.kind, "one of 'ewma', 'ar1'")
         _probability(key, "alpha", self.alpha, open_low=True)
+        if self.kind == "ar1" and self.alpha >= 0.5:
+            # the fit needs an effective window 1/alpha of more than two observations
+            raise _bad(key, "alpha", self.alpha, "below 0.5 with kind 'ar1'")
 
 
 class OnlineModel(InfererBehaviour):
@@ -286,25 +289,26 @@ class HistoryParams:
 
 
 class _LossTracker(ForecasterBehaviour):
-    """Shared state: an EWMA of each inferer's revealed losses, overall and per regime (regimes
-    are tracked up to 16). Members of the group in one topic see the same losses with the same
-    ``alpha``, so the track record is kept once per topic (``self.topic_row`` maps members)."""
-
-    regimes = 16
+    """Shared state: an EWMA of each inferer's revealed losses, overall and per context (one
+    record per context of the world). Members of the group in one topic see the same losses
+    with the same ``alpha``, so the track record is kept once per topic (``self.topic_row`` maps
+    members)."""
 
     def setup(self) -> None:
         self.tracked, self.topic_row = np.unique(self.topics, return_inverse=True)
         self.overall: np.ndarray | None = None
         self.by_regime: np.ndarray | None = None
+        self.regimes = 1
 
-    def _ensure(self, n: int) -> None:
+    def _ensure(self, n: int, n_contexts: int) -> None:
         if self.overall is None or self.overall.shape[1] != n:
+            self.regimes = max(n_contexts, 1)
             self.overall = np.full((self.tracked.size, n), np.nan)
             self.by_regime = np.full((self.tracked.size, self.regimes, n), np.nan)
 
-    def observe(self, rev: Revealed, alpha: float) -> None:
+    def observe(self, rev: Revealed, alpha: float, n_contexts: int) -> None:
         n = rev.inferer_loss.shape[1]
-        self._ensure(n)
+        self._ensure(n, n_contexts)
         assert self.overall is not None and self.by_regime is not None
         loss = rev.inferer_loss[self.tracked]  # (topics, N)
         ok = np.isfinite(loss)
@@ -330,8 +334,8 @@ class NaiveHistory(_LossTracker):
 
     def forecast(self, ctx: EpochContext) -> np.ndarray:
         if ctx.revealed is not None:
-            self.observe(ctx.revealed, self.params.alpha)
-        self._ensure(ctx.n_inferers)
+            self.observe(ctx.revealed, self.params.alpha, ctx.n_contexts)
+        self._ensure(ctx.n_inferers, ctx.n_contexts)
         assert self.overall is not None
         mine = self.overall[self.topic_row]
         return mine + self._noise(mine.shape)
@@ -367,8 +371,8 @@ class ContextAware(_LossTracker):
 
     def forecast(self, ctx: EpochContext) -> np.ndarray:
         if ctx.revealed is not None:
-            self.observe(ctx.revealed, self.params.alpha)
-        self._ensure(ctx.n_inferers)
+            self.observe(ctx.revealed, self.params.alpha, ctx.n_contexts)
+        self._ensure(ctx.n_inferers, ctx.n_contexts)
         assert self.overall is not None and self.by_regime is not None
         reg = np.clip(ctx.context[self.tracked], 0, self.regimes - 1).astype(int)
         here = self.by_regime[np.arange(self.tracked.size), reg]

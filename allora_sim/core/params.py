@@ -230,6 +230,13 @@ class TopicParams(_Validated):
                     "in [2.5, 4.5] (the chain's bound; pass chain_bounds=False to sweep outside)",
                 )
             )
+            rules.append(
+                (
+                    "ground_truth_lag",
+                    self.ground_truth_lag <= 100 * self.epoch_length,
+                    f"<= 100 × epoch_length ({100 * self.epoch_length}; the chain's bound)",
+                )
+            )
         else:
             rules.append(("p_norm", self.p_norm > 0, "> 0"))
         return rules

@@ -16,15 +16,17 @@ from allora_sim.agents.behaviours import (
 )
 
 
-def _ctx(epoch: int, context: list[int], revealed: Revealed | None) -> EpochContext:
+def _ctx(
+    epoch: int, context: list[int], revealed: Revealed | None, n_contexts: int = 2, n: int = 3
+) -> EpochContext:
     t = len(context)
     return EpochContext(
         epoch=epoch,
         truth=np.zeros(t),
         context=np.array(context),
-        n_contexts=2,
+        n_contexts=n_contexts,
         scale=np.ones(t),
-        n_inferers=3,
+        n_inferers=n,
         revealed=revealed,
         loss=None,
     )
@@ -107,3 +109,23 @@ def test_value_payer_keeps_its_record_through_an_epoch_without_a_network_loss() 
     assert pay(1, -5.0) == 2.0 * 1.0
     assert pay(2, np.nan) == 2.0 * 1.0  # kept, not reset
     assert pay(3, -7.0) == 2.0 * (-4.0 - (0.5 * -7.0 + 0.5 * -5.0))
+
+
+def test_context_aware_keeps_a_record_for_every_context_of_the_world() -> None:
+    """Twenty contexts, inferer c good only in context c: the forecast in each context ranks
+    that context's specialist first (no contexts share a record)."""
+    n = 20
+    g = ContextAware(
+        ContextParams(alpha=0.5, sensitivity=1.0),
+        np.array([0]),
+        np.array([0]),
+        np.random.default_rng(0),
+    )
+    g.forecast(_ctx(0, [0], None, n_contexts=n, n=n))
+    for c in range(n):
+        loss = np.full((1, n), -2.0)
+        loss[0, c] = -6.0
+        g.forecast(_ctx(c + 1, [0], _revealed(c, [c], loss), n_contexts=n, n=n))
+    for c in range(n):
+        got = g.forecast(_ctx(n + 1, [c], None, n_contexts=n, n=n))
+        assert int(np.argmin(got[0])) == c

@@ -60,6 +60,11 @@ def test_overrides_reach_the_mechanism_and_population() -> None:
         ("+population.reputers.0.params.stake=1e-15", "required_minimum_stake"),
         ("economy.consumer_budget=-5", "economy.consumer_budget=-5.0 is invalid"),
         ("+population.consumers.0.params.amount=-1", "amount=-1 is invalid"),
+        (
+            "population.inferers=[{name: ar, behaviour: online_model, count: 2,"
+            " params: {kind: ar1, alpha: 0.5}}]",
+            "alpha=0.5 is invalid: must be below 0.5 with kind 'ar1'",
+        ),
     ],
 )
 def test_bad_input_is_one_clear_line_and_exit_2(
@@ -85,3 +90,17 @@ def test_chain_emission_needs_months_that_end_with_epochs(capsys, tmp_path) -> N
     assert "mechanism.blocks_per_month=435 is invalid" in err and "432 or 444" in err
     # fixed emission has no mint schedule to keep in step
     allora_sim.scenario("mechanism.blocks_per_month=435")
+
+
+def test_world_timing_reaches_the_topic_and_chain_bounds_check_it(capsys, tmp_path) -> None:
+    sc = allora_sim.scenario("world.epoch_length=24", "world.ground_truth_lag=60")
+    topic = sc.mechanism.topic
+    assert (topic.epoch_length, topic.ground_truth_lag) == (24, 60)
+    for override, needle in (
+        ("world.epoch_length=1", "world.epoch_length=1 is invalid: must be >= "),
+        ("world.ground_truth_lag=5000", "world.ground_truth_lag=5000 is invalid: must be <= 100"),
+    ):
+        code = main(["mechanism.chain_bounds=true", override, f"output.dir={tmp_path}"])
+        err = capsys.readouterr().err.strip()
+        assert code == 2 and len(err.splitlines()) == 1 and needle in err, err
+    allora_sim.scenario("world.epoch_length=1", "world.ground_truth_lag=5000")  # sweeps may
