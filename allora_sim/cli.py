@@ -42,7 +42,8 @@ def _cause_line(exc: BaseException) -> str:
         head = value if "=" in value else key
         line = f"{head}: {msg}"
         hint = next((ln.strip() for ln in outer if ln.strip().startswith("To append")), "")
-        if hint:
+        # only a behaviour's parameters take new keys (their defaults list some of them)
+        if hint and ".params." in key:
             line += f" ({hint[0].lower()}{hint[1:]})"
         return line
     text = str(chain[0]).strip()

@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, is_dataclass
 from enum import Enum
 from pathlib import Path
 from typing import Any
@@ -312,6 +312,13 @@ def _world(w: WorldConfig, epochs: int) -> WorldConfig:
             w.ground_truth_lag,
             f"must be an integer >= world.epoch_length ({w.epoch_length})",
         )
+    if math.ceil(w.ground_truth_lag / w.epoch_length) > epochs:
+        raise _fail(
+            "world.ground_truth_lag",
+            w.ground_truth_lag,
+            f"must let an epoch close within the run: at most epochs × world.epoch_length "
+            f"({epochs * w.epoch_length} blocks)",
+        )
     _finite("world.drift", w.drift)
     _finite("world.volatility", w.volatility, lo=0.0, lo_open=True)
     _finite("world.start_price", w.start_price, lo=0.0, lo_open=True)
@@ -440,6 +447,52 @@ def _months_end_with_epochs(mechanism: MechanismParams, length: int, e: EconomyC
         )
 
 
+def _groups_fit_the_world(groups: dict[str, tuple[Group, ...]], n_topics: int, world: Any) -> None:
+    """A group bound to a topic or a regime must name one that exists."""
+    n_contexts = len(world.regime_means) if world.kind == WorldKind.regime else world.n_contexts
+    for role, gs in groups.items():
+        for i, g in enumerate(gs):
+            key = f"population.{role}.{i}.params"
+            topic = getattr(g.params, "topic", -1)
+            if topic >= n_topics:
+                raise _fail(f"{key}.topic", topic, f"must be < n_topics ({n_topics}) or -1")
+            regime = getattr(g.params, "regime", -1)
+            if regime >= max(n_contexts, 1):
+                raise _fail(
+                    f"{key}.regime",
+                    regime,
+                    f"must be < the world's number of contexts ({n_contexts}) or -1",
+                )
+
+
+def _no_unknown_keys(node: Any, path: str = "") -> None:
+    """Every key of a structured node must be a field of its schema: a key added with ``+``
+    that the schema does not know would otherwise be dropped without a word."""
+    import difflib
+
+    from omegaconf import DictConfig, ListConfig, OmegaConf
+
+    if isinstance(node, ListConfig):
+        for i, item in enumerate(node):
+            _no_unknown_keys(item, f"{path}{i}.")
+        return
+    if not isinstance(node, DictConfig):
+        return
+    schema = OmegaConf.get_type(node)
+    if is_dataclass(schema):
+        allowed = [f.name for f in fields(schema)]
+        for key in node.keys():
+            if key not in allowed:
+                near = difflib.get_close_matches(str(key), allowed, n=1)
+                where = path.rstrip(".") or "the scenario"
+                raise ConfigError(
+                    f"{path}{key} is not a configuration key: "
+                    + (f"did you mean {path}{near[0]}?" if near else f"{where} has {allowed}")
+                )
+    for key, value in node.items_ex(resolve=False):
+        _no_unknown_keys(value, f"{path}{key}.")
+
+
 def load_scenario(cfg: Any) -> Scenario:
     """Validate a composed config (``DictConfig`` or :class:`SimConfig`) into a :class:`Scenario`.
 
@@ -448,6 +501,8 @@ def load_scenario(cfg: Any) -> Scenario:
     from omegaconf import OmegaConf
     from omegaconf.errors import OmegaConfBaseException
 
+    if not isinstance(cfg, SimConfig):
+        _no_unknown_keys(cfg)
     try:
         obj = cfg if isinstance(cfg, SimConfig) else OmegaConf.to_object(cfg)
     except OmegaConfBaseException as exc:
@@ -460,16 +515,20 @@ def load_scenario(cfg: Any) -> Scenario:
     _finite("topic_reward", obj.topic_reward, lo=0.0)
     world = _world(obj.world, obj.epochs)
     pop = obj.population
-    inferers = _groups_of("inferers", pop.inferers)
+    groups = {
+        role: _groups_of(role, getattr(pop, role))
+        for role in ("inferers", "forecasters", "reputers", "consumers", "delegators")
+    }
+    inferers, reputers = groups["inferers"], groups["reputers"]
     if sum(g.count for g in inferers) < 1:
         raise _fail(
             "population.inferers", [g.count for g in inferers], "at least one inferer is needed"
         )
-    reputers = _groups_of("reputers", pop.reputers)
     if sum(g.count for g in reputers) < 1:
         raise _fail(
             "population.reputers", [g.count for g in reputers], "at least one reputer is needed"
         )
+    _groups_fit_the_world(groups, obj.n_topics, world)
     mechanism = _mechanism(obj.mechanism, world)
     _reputer_stakes(reputers, mechanism)
     _months_end_with_epochs(mechanism, world.epoch_length, obj.economy)
@@ -484,10 +543,10 @@ def load_scenario(cfg: Any) -> Scenario:
         topic_reward=obj.topic_reward,
         world=world,
         inferers=inferers,
-        forecasters=_groups_of("forecasters", pop.forecasters),
+        forecasters=groups["forecasters"],
         reputers=reputers,
-        consumers=_groups_of("consumers", pop.consumers),
-        delegators=_groups_of("delegators", pop.delegators),
+        consumers=groups["consumers"],
+        delegators=groups["delegators"],
         mechanism=mechanism,
         economy=_economy(obj.economy),
         mint=_mint(obj.mint),

@@ -46,6 +46,10 @@ def test_overrides_reach_the_mechanism_and_population() -> None:
     ("override", "needle"),
     [
         ("sedd=1", "sedd"),  # unknown key
+        # added with +, an unknown key is refused too (it used to be dropped without a word)
+        ("+mechanism.p_nrom=2", "mechanism.p_nrom is not a configuration key: did you mean"),
+        ("+foo=1", "foo is not a configuration key: the scenario has ['name', 'seed'"),
+        ("+population.inferers.0.colour=3", "population.inferers.0.colour is not a config"),
         ("population.inferers.0.count=-1", "population.inferers.0.count=-1 is invalid"),
         ("population.forecasters.0.params.sensitivity=1.5", "must be in [0, 1]"),
         ("mechanism.merit_sortition_alpha=1.5", "merit_sortition_alpha=1.5 is invalid"),
@@ -60,6 +64,14 @@ def test_overrides_reach_the_mechanism_and_population() -> None:
         ("+population.reputers.0.params.stake=1e-15", "required_minimum_stake"),
         ("economy.consumer_budget=-5", "economy.consumer_budget=-5.0 is invalid"),
         ("+population.consumers.0.params.amount=-1", "amount=-1 is invalid"),
+        # settings under which nothing could happen are refused before the first epoch
+        ("world.ground_truth_lag=36", "ground_truth_lag=36 is invalid: must let an epoch close"),
+        ("+population.reputers.0.params.topic=5", "topic=5 is invalid: must be < n_topics (1)"),
+        (
+            "population.inferers=[{name: s, behaviour: regime_specialist, count: 2,"
+            " params: {regime: 7}}]",
+            "regime=7 is invalid: must be < the world's number of contexts (5)",
+        ),
         (
             "population.inferers=[{name: ar, behaviour: online_model, count: 2,"
             " params: {kind: ar1, alpha: 0.5}}]",
@@ -73,6 +85,7 @@ def test_bad_input_is_one_clear_line_and_exit_2(
     code = main(["epochs=2", "output.progress=false", f"output.dir={tmp_path}", override])
     err = capsys.readouterr().err
     assert code == 2
+    assert "to append" not in err or ".params." in err  # '+' only adds behaviour parameters
     lines = err.strip().splitlines()
     assert len(lines) == 1, err
     assert needle in lines[0], lines[0]
@@ -103,4 +116,4 @@ def test_world_timing_reaches_the_topic_and_chain_bounds_check_it(capsys, tmp_pa
         code = main(["mechanism.chain_bounds=true", override, f"output.dir={tmp_path}"])
         err = capsys.readouterr().err.strip()
         assert code == 2 and len(err.splitlines()) == 1 and needle in err, err
-    allora_sim.scenario("world.epoch_length=1", "world.ground_truth_lag=5000")  # sweeps may
+    allora_sim.scenario("world.epoch_length=1", "world.ground_truth_lag=5000", "epochs=6000")
