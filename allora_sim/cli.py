@@ -94,7 +94,14 @@ def expand_sweep(overrides: Sequence[str]) -> tuple[list[list[str]], list[str]]:
     for ov in parsed:
         key = ov.get_key_element()
         if ov.is_sweep_override():
-            choices.append([f"{key}={v}" for v in ov.sweep_string_iterator()])
+            try:  # interval(), glob() … are not lists of values
+                values = list(ov.sweep_string_iterator())
+            except Exception:
+                raise ConfigError(
+                    f"{ov.input_line}: a sweep here is a list of values (a,b,c), range() or "
+                    "choice()"
+                ) from None
+            choices.append([f"{key}={v}" for v in values])
             swept.append(key)
         else:
             choices.append([ov.input_line or f"{key}={ov.value()}"])
@@ -161,6 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--cfg", action="store_true", help="print the composed config and exit")
     args = parser.parse_intermixed_args(argv)
+    if args.processes < 1:
+        parser.error(f"--processes={args.processes} is invalid: must be >= 1")
     from omegaconf import OmegaConf
 
     from allora_sim.runner import Job, run_jobs, run_scenario
@@ -210,9 +219,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_jobs(jobs, root, processes=args.processes, on_done=done)
         print(f"results: {root}")
         return 0
-    except (ConfigError, ValueError, FileNotFoundError) as exc:
+    except (ConfigError, ValueError, OSError) as exc:
         print(f"allora-sim: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print(
+            "\nallora-sim: interrupted (no complete table was left half-written)", file=sys.stderr
+        )
+        return 130
 
 
 def report_main(argv: Sequence[str] | None = None) -> int:

@@ -58,9 +58,10 @@ def load(path: str | Path) -> Results:
             params = {}
             for ov in job["overrides"]:
                 key, _, val = ov.partition("=")
-                params[key.lstrip("+~")] = _value(val)
+                key = key.lstrip("+~")
+                params[key] = _value(val)
                 if key not in swept:
-                    swept.append(key.lstrip("+~"))
+                    swept.append(key)
             run_dir = path / str(job["run"])
             ep = pd.read_parquet(run_dir / "epochs.parquet")
             ag = pd.read_parquet(run_dir / "agents.parquet")

@@ -95,7 +95,8 @@ def run_scenario(
     from allora_sim.model import AlloraModel
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    clear(out_dir, RUN_FILES)  # an earlier run's files must not pass for this one's
+    # an earlier run's (or sweep's) files must not pass for this one's
+    clear(out_dir, (*RUN_FILES, "sweep.json"))
     started = time.time()
     t0 = time.perf_counter()
     model = AlloraModel(scenario)
@@ -177,7 +178,7 @@ def run_jobs(
     """Run a sweep serially or over a process pool; results do not depend on the backend
     (each job has its own seed and writes its own directory). Writes ``sweep.json``."""
     root.mkdir(parents=True, exist_ok=True)
-    clear(root, ("sweep.json",))
+    clear(root, (*RUN_FILES, "sweep.json"))
     results: list[dict[str, Any]] = []
     if processes <= 1:
         for job in jobs:

@@ -248,3 +248,23 @@ def test_naive_inference_is_not_recorded_in_the_median_mode(tmp_path: Path) -> N
     assert ep["naive_loss"].isna().tolist() == [True, True, False, False, False]
     assert summary["naive_loss"] == pytest.approx(ep["naive_loss"].iloc[2:].mean())
     assert summary["epochs"] == 6 and summary["settled_epochs"] == 5
+
+
+def test_sweeps_and_runs_into_one_directory_replace_each_other(tmp_path: Path, capsys) -> None:
+    """A run into a sweep's directory is that run, not the old sweep; a sweep over a key added
+    with '+' lists the key once; interval() sweeps and a file as output.dir are one line."""
+    root = tmp_path / "mix"
+    args = ["epochs=4", f"output.dir={root}", "output.progress=false"]
+    assert main(["--multirun", "+population.inferers.0.params.error=1.0,2.0", *args]) == 0
+    assert load(root).swept == ["population.inferers.0.params.error"]
+    assert main(["epochs=6", f"output.dir={root}", "output.progress=false"]) == 0
+    res = load(root)
+    assert res.swept == [] and res.epochs["epoch"].max() == 5
+    capsys.readouterr()
+    for bad in (
+        ["--multirun", "mechanism.p_norm=interval(2,4)", *args],
+        ["epochs=2", f"output.dir={tmp_path / 'mix' / 'epochs.parquet'}"],
+    ):
+        assert main(bad) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "Traceback" not in err, err
