@@ -158,15 +158,41 @@ def _sweep_figures(res: Results, out: Path) -> list[Path]:
         fig, axes = plt.subplots(
             2, (len(metrics) + 1) // 2, figsize=(4 * ((len(metrics) + 1) // 2), 6.5), squeeze=False
         )
+        # one line per combination of the other swept parameters: a point's interval is over
+        # the runs that differ only in their seed
+        others = [q for q in params if q != p]
+        numeric = pd.api.types.is_numeric_dtype(s[p])
+        levels = sorted(s[p].unique(), key=str) if not numeric else None
         for ax, m in zip(axes.ravel(), metrics, strict=False):
-            g = s.groupby(p)[m]
-            mean, sem, n = g.mean(), g.sem(), g.count()
-            # Student-t half-width: the number of seeds per point is usually small
-            ci = sem.fillna(0.0) * stats.t.ppf(0.975, np.maximum(n - 1, 1))
-            x = mean.index.to_numpy()
-            ax.errorbar(x, mean.to_numpy(), yerr=ci.to_numpy(), marker="o", capsize=3)
+            n_max = 0
+            for key, sub in s.groupby(others) if others else [((), s)]:
+                g = sub.groupby(p)[m]
+                mean, sem, n = g.mean(), g.sem(), g.count()
+                n_max = max(n_max, int(n.max()))
+                # Student-t half-width: the number of seeds per point is usually small
+                ci = sem.fillna(0.0) * stats.t.ppf(0.975, np.maximum(n - 1, 1))
+                if levels is None:
+                    x = mean.index.to_numpy()
+                else:  # categories: positions, not joined by lines
+                    x = np.array([levels.index(v) for v in mean.index])
+                keys = key if isinstance(key, tuple) else (key,)
+                label = ", ".join(f"{q}={v}" for q, v in zip(others, keys, strict=True))
+                ax.errorbar(
+                    x,
+                    mean.to_numpy(),
+                    yerr=ci.to_numpy(),
+                    marker="o",
+                    capsize=3,
+                    linestyle="-" if levels is None else "none",
+                    label=label or None,
+                )
+            if levels is not None:
+                ax.set_xticks(range(len(levels)), [str(v) for v in levels])
+            if others:
+                ax.legend(fontsize=6)
             ax.set_xlabel(p)
-            ax.set_title(m + (f" (n={int(n.max())} per point)" if n.max() > 1 else ""), fontsize=9)
+            title = f" (n={n_max} seeds per point)" if n_max > 1 else ""
+            ax.set_title(m + title, fontsize=9)
         for ax in axes.ravel()[len(metrics) :]:
             ax.set_visible(False)
         fig.tight_layout()

@@ -268,3 +268,47 @@ def test_sweeps_and_runs_into_one_directory_replace_each_other(tmp_path: Path, c
         assert main(bad) == 2
         err = capsys.readouterr().err.strip()
         assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+
+
+def test_sweep_figures_keep_other_parameters_apart(tmp_path: Path, monkeypatch) -> None:
+    """Each point's interval is over seeds only: one line per value of the other swept
+    parameter, at that combination's mean over seeds; categories are placed, not joined."""
+    from allora_sim import report
+
+    root = tmp_path / "sweep"
+    assert (
+        main(
+            [
+                "--multirun",
+                "mechanism.p_norm=2.5,3.5",
+                "mechanism.alpha_regret=0.1,0.5",
+                "seed=0,1",
+                "epochs=6",
+                f"output.dir={root}",
+                "output.progress=false",
+            ]
+        )
+        == 0
+    )
+    figures = {}
+    monkeypatch.setattr(report, "_save", lambda fig, path: figures.setdefault(path.name, fig))
+    report.make_report(root)
+    ax = figures["sweep_mechanism.p_norm.png"].axes[0]
+    lines = [c.lines[0] for c in ax.containers]  # each errorbar's data line
+    assert len(lines) == 2  # alpha_regret = 0.1 and 0.5
+    s = load(root).summaries
+    metric = ax.get_title().split(" ")[0]
+    for line, alpha in zip(lines, (0.1, 0.5), strict=True):
+        want = s[s["mechanism.alpha_regret"] == alpha].groupby("mechanism.p_norm")[metric].mean()
+        np.testing.assert_allclose(line.get_ydata(), want.to_numpy())
+        np.testing.assert_array_equal(line.get_xdata(), [2.5, 3.5])
+    assert "n=2 seeds per point" in ax.get_title()
+
+    cat = tmp_path / "cat"
+    args = ["--multirun", "population=fiducial,no_forecasters", "epochs=6"]
+    assert main([*args, f"output.dir={cat}", "output.progress=false"]) == 0
+    figures.clear()
+    report.make_report(cat)
+    ax = figures["sweep_population.png"].axes[0]
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["fiducial", "no_forecasters"]
+    assert [c.lines[0].get_linestyle() for c in ax.containers] == ["None"]
