@@ -687,13 +687,28 @@ class AlloraModel(mesa.Model):
         """One row per topic and settled epoch: supply, stake, fees, weights, rewards."""
         return self.recorder.economy_frame()
 
+    def summary(self) -> dict[str, Any]:
+        """The run summary of the epochs settled so far (what ``allora-sim`` prints): network,
+        naive, best and median single inferer loss, reward shares and Gini."""
+        from allora_sim.runner.summary import summarize
+
+        return summarize(self.epochs_frame(), self.recorder.agent_totals())
+
     def with_params(self, **changes: Any) -> AlloraModel:
-        """A fresh model of the same scenario with mechanism parameters changed."""
-        topic = {k: v for k, v in changes.items() if hasattr(self.params.topic, k)}
-        module = {k: v for k, v in changes.items() if k not in topic}
-        mech = replace(
-            self.params,
-            module=self.params.module.replace(**module),
-            topic=self.params.topic.replace(**topic),
-        )
-        return AlloraModel(replace(self.scenario, mechanism=mech), rng=self.seed)
+        """A fresh model of the same scenario and seed with ``mechanism.<name>`` parameters
+        changed, validated as the command line validates them (a clear ``ConfigError``)."""
+        from omegaconf import OmegaConf
+
+        from allora_sim.config import ConfigError, SimConfig, load_scenario
+
+        cfg = OmegaConf.merge(OmegaConf.structured(SimConfig), self.scenario.raw)
+        for name, value in changes.items():
+            if name in ("epoch_length", "ground_truth_lag", "worker_submission_window"):
+                raise ConfigError(
+                    f"{name} is the world's (world.{name}): build the scenario with "
+                    f"allora_sim.scenario(..., 'world.{name}={value}')"
+                )
+            if name not in cfg.mechanism:
+                raise ConfigError(f"{name} is not a mechanism parameter (mechanism.{name})")
+            cfg.mechanism[name] = value
+        return AlloraModel(load_scenario(cfg), rng=self.seed)

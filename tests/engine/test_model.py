@@ -200,3 +200,22 @@ def test_one_reputer_group_in_slot_order_gives_the_same_tables_as_the_scatter(
     general = _run("n_topics=3", "epochs=12", "seed=5")
     pd.testing.assert_frame_equal(fast.epochs_frame(), general.epochs_frame())
     pd.testing.assert_frame_equal(fast.agents_frame(), general.agents_frame())
+
+
+def test_with_params_is_the_scenario_with_that_override() -> None:
+    from allora_sim.config import ConfigError
+
+    base = AlloraModel(allora_sim.scenario("epochs=15", "seed=4", "output.progress=false"))
+    steep = base.with_params(p_norm=4.5)
+    assert steep.params.topic.p_norm == 4.5 and steep.scenario.raw["mechanism"]["p_norm"] == 4.5
+    steep.run()
+    direct = _run("epochs=15", "seed=4", "mechanism.p_norm=4.5")
+    pd.testing.assert_frame_equal(steep.epochs_frame(), direct.epochs_frame())
+    for change, needle in (
+        ({"ground_truth_lag": 48}, "world.ground_truth_lag"),
+        ({"p_nrom": 1.0}, "p_nrom is not a mechanism parameter"),
+        ({"required_minimum_stake": 10**30}, "required_minimum_stake"),
+        ({"p_norm": -1.0}, "p_norm"),
+    ):
+        with pytest.raises(ConfigError, match=needle):
+            base.with_params(**change)
