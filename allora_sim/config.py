@@ -220,15 +220,21 @@ class SimConfig:
 
 
 def config_dir() -> Path | None:
-    """The ``configs/`` directory of the checkout (``$ALLORA_SIM_CONFIG_DIR`` wins), or None."""
+    """The ``configs/`` directory: ``$ALLORA_SIM_CONFIG_DIR``, else the checkout's, else the
+    copy an installed wheel carries (``allora_sim/_configs``), else None."""
     import os
 
     env = os.environ.get("ALLORA_SIM_CONFIG_DIR")
     if env:
         p = Path(env)
-        return p if p.is_dir() else None
-    p = Path(__file__).resolve().parents[1] / "configs"
-    return p if p.is_dir() else None
+        if not p.is_dir():
+            raise ConfigError(f"ALLORA_SIM_CONFIG_DIR={env!r} is not a directory")
+        return p
+    here = Path(__file__).resolve().parent
+    for p in (here.parent / "configs", here / "_configs"):
+        if (p / "config.yaml").is_file():
+            return p
+    return None
 
 
 def register_configs() -> None:
