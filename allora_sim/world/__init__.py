@@ -135,7 +135,13 @@ def simulate_world(
         context = uniform_contexts(cfg.n_contexts, shape, context_rng)
         n_contexts, sigma = cfg.n_contexts, cfg.volatility
     if target == "price":
-        truth = prices_from_log_returns(cfg.start_price, returns)
+        with np.errstate(over="ignore"):
+            truth = prices_from_log_returns(cfg.start_price, returns)
+        if not np.isfinite(truth).all():
+            raise ValueError(
+                f"world: the price path leaves float64's range (world.start_price="
+                f"{cfg.start_price:g}, world.drift={cfg.drift:g} over {n_epochs} epochs)"
+            )
         sigma = cfg.start_price * sigma  # the first epochs' σ of the price change
     else:
         truth = returns

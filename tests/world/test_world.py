@@ -230,3 +230,9 @@ def test_csv_scenario_runs_end_to_end(tmp_path) -> None:
     assert len(frame) == 30 and np.isfinite(frame["network_loss"].dropna()).all()
     assert frame["network_loss"].notna().sum() >= 25
     OmegaConf.clear_resolvers()  # nothing leaks between tests
+
+
+def test_a_price_path_beyond_float64_is_refused() -> None:
+    cfg = WorldConfig(target=TargetKind.price, drift=1000.0)
+    with pytest.raises(ValueError, match="leaves float64's range"):
+        simulate_world(cfg, 1, 5, _rng())
