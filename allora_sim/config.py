@@ -487,16 +487,16 @@ def _no_unknown_keys(node: Any, path: str = "") -> None:
     schema = OmegaConf.get_type(node)
     if is_dataclass(schema):
         allowed = [f.name for f in fields(schema)]
-        for key in node.keys():
-            if key not in allowed:
-                near = difflib.get_close_matches(str(key), allowed, n=1)
+        for name in map(str, node.keys()):
+            if name not in allowed:
+                near = difflib.get_close_matches(name, allowed, n=1)
                 where = path.rstrip(".") or "the scenario"
                 raise ConfigError(
-                    f"{path}{key} is not a configuration key: "
+                    f"{path}{name} is not a configuration key: "
                     + (f"did you mean {path}{near[0]}?" if near else f"{where} has {allowed}")
                 )
     for key, value in node.items_ex(resolve=False):
-        _no_unknown_keys(value, f"{path}{key}.")
+        _no_unknown_keys(value, path + str(key) + ".")
 
 
 def load_scenario(cfg: Any) -> Scenario:
