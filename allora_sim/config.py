@@ -357,6 +357,12 @@ def _world(w: WorldConfig, epochs: int) -> WorldConfig:
                 f"world.csv_path: {w.csv_path} gives {n} epochs of {w.target.value}; "
                 f"epochs={epochs} needs {epochs} (shorten the run or extend the series)"
             )
+    elif w.csv_path:
+        raise _fail(
+            "world.csv_path",
+            w.csv_path,
+            f"is read only by the csv world (world.kind is {w.kind.value}): add world=csv",
+        )
     return w
 
 
@@ -515,6 +521,8 @@ def load_scenario(cfg: Any) -> Scenario:
         raise ConfigError(one_line(exc)) from None
     if not isinstance(obj, SimConfig):
         raise ConfigError(f"the configuration is a {type(obj).__name__}, not a scenario")
+    if not obj.name or "/" in obj.name or obj.name.strip() != obj.name:
+        raise _fail("name", obj.name, "must be a non-empty name (it names the output directory)")
     _positive_int("seed", obj.seed, minimum=0)
     _positive_int("epochs", obj.epochs)
     _positive_int("n_topics", obj.n_topics)

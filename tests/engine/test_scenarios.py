@@ -64,6 +64,8 @@ def test_overrides_reach_the_mechanism_and_population() -> None:
         ("+population.reputers.0.params.stake=1e-15", "required_minimum_stake"),
         ("economy.consumer_budget=-5", "economy.consumer_budget=-5.0 is invalid"),
         ("+population.consumers.0.params.amount=-1", "amount=-1 is invalid"),
+        ("world.csv_path=prices.csv", "is read only by the csv world (world.kind is gbm)"),
+        ("name=a/b", "name='a/b' is invalid: must be a non-empty name"),
         # settings under which nothing could happen are refused before the first epoch
         ("world.ground_truth_lag=36", "ground_truth_lag=36 is invalid: must let an epoch close"),
         ("+population.reputers.0.params.topic=5", "topic=5 is invalid: must be < n_topics (1)"),
