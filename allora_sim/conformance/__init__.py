@@ -54,5 +54,8 @@ def replay(path: str | os.PathLike[str]) -> pd.DataFrame:
     r = replay_file(path)
     frame = r.frame
     frame.attrs["inputs"] = sorted(r.inputs)
-    frame.attrs["undetermined"] = {u.reason: list(u.cells) for u in r.undetermined}
+    undetermined: dict[str, list[tuple[object, str]]] = {}
+    for u in r.undetermined:  # a reason may come from several rows: keep every cell
+        undetermined.setdefault(u.reason, []).extend(u.cells)
+    frame.attrs["undetermined"] = undetermined
     return frame

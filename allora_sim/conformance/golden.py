@@ -110,36 +110,49 @@ def compare(
     replayed: pd.DataFrame,
     inputs: set[str],
     tolerance: float = RELATIVE_TOLERANCE,
+    undetermined: Iterable[Undetermined] = (),
 ) -> pd.DataFrame:
-    """Per column family: cells checked, worst relative error and whether all are in tolerance.
+    """Per column family: cells checked, worst relative error and whether the family passes.
 
     Relative error is ``|v − g| / |g|``; where the golden value is 0 the replayed value must be
-    exactly 0 (the Go tests' ``InEpsilon`` rule). Cells the replay left NaN are counted as
-    undetermined, not checked. Input columns are not compared.
+    exactly 0 (the Go tests' ``InEpsilon`` rule). A cell the replay left NaN passes only if the
+    replay lists it as undetermined (with its reason); a value where the file has none (an empty
+    cell: e.g. a participant the chain did not draw) is a miss. Input columns are not compared.
     """
+    listed = {(row, col) for u in undetermined for row, col in u.cells}
     rows = []
     cols = [c for c in golden.columns if c not in inputs and c != "time"]
     fams: dict[str, list[str]] = {}
     for c in cols:
         fams.setdefault(family_of(c), []).append(c)
+    index = list(golden.index)
     for fam, members in fams.items():
         g = golden[members].to_numpy(dtype=float)
         v = replayed[members].to_numpy(dtype=float)
-        gold_known = ~np.isnan(g)
-        checked = gold_known & ~np.isnan(v)
+        gold_known, value_known = ~np.isnan(g), ~np.isnan(v)
+        checked = gold_known & value_known
         with np.errstate(divide="ignore", invalid="ignore"):
             rel = np.where(g == 0, np.where(v == 0, 0.0, np.inf), np.abs(v - g) / np.abs(g))
         rel = np.where(checked, rel, 0.0)
         worst = float(rel.max()) if checked.any() else float("nan")
+        missing = [
+            (index[i], members[j])
+            for i, j in zip(*np.nonzero(gold_known & ~value_known), strict=True)
+        ]
+        unexplained = sum((cell not in listed) for cell in missing)
+        extra = int((~gold_known & value_known).sum())
+        in_tolerance = bool(checked.any() and worst <= tolerance) or not gold_known.any()
         rows.append(
             {
                 "family": fam,
                 "columns": len(members),
                 "checked": int(checked.sum()),
-                "undetermined": int((gold_known & np.isnan(v)).sum()),
+                "undetermined": len(missing) - unexplained,
+                "unexplained": unexplained,
+                "extra": extra,
                 "worst_rel_error": worst,
                 "tolerance": tolerance,
-                "ok": bool(checked.any() and worst <= tolerance) or not gold_known.any(),
+                "ok": in_tolerance and unexplained == 0 and extra == 0,
             }
         )
     return pd.DataFrame(rows)

@@ -87,8 +87,9 @@ def replay_sortition(golden: pd.DataFrame) -> Replay:
     out = {name: np.full(rows, np.nan) for name in GLOBAL_OUTPUTS}
     per = {name: np.full((rows, n), np.nan) for name in PARTICIPANT_OUTPUTS}
     undetermined = Undetermined(
-        reason="the core draws a participant the file gives no quality metric for, so this "
-        "round's quantile and EMAs (and every later round's) cannot be computed"
+        reason="the core's draw differs from the file's (the round's active flags are a miss): "
+        "it draws a participant the file gives no quality metric for, so this round's quantile "
+        "and EMAs (and every later round's) cannot be computed"
     )
 
     state = _as_float(golden[cols("prev_quality_ema")])[0]

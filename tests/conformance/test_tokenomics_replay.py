@@ -23,7 +23,9 @@ def replayed(golden_dir: Path):
 
 def test_every_determinable_family_within_tolerance(replayed) -> None:
     gold, result = replayed
-    report = compare(gold, result.frame, result.inputs).set_index("family")
+    report = compare(gold, result.frame, result.inputs, undetermined=result.undetermined).set_index(
+        "family"
+    )
     open_fams = set(KNOWN_OPEN[FILE])
     closed = report.drop(index=list(open_fams))
     assert closed["ok"].all(), closed[~closed["ok"]].to_string()
