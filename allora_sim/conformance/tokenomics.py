@@ -93,6 +93,10 @@ def _state_columns(
     return out
 
 
+def _slots(golden: pd.DataFrame) -> int:
+    return sum(c.startswith("topic_id_") for c in golden.columns)
+
+
 def _topic_columns(golden: pd.DataFrame, m: int, topics_rewards: float) -> dict[str, float]:
     row = golden.loc[m]
     prev = golden.loc[m - 1] if m - 1 in golden.index else None
@@ -104,16 +108,25 @@ def _topic_columns(golden: pd.DataFrame, m: int, topics_rewards: float) -> dict[
             out[f"topic_rewards_{i}"] = 0.0
             i += 1
             continue
-        same = prev is not None and prev[f"topic_id_{i}"] == row[f"topic_id_{i}"]
+        # last month's weight of this topic, in whichever slot it was listed then
+        slot = next(
+            (
+                j
+                for j in range(_slots(golden))
+                if prev is not None and prev[f"topic_id_{j}"] == row[f"topic_id_{i}"]
+            ),
+            None,
+        )
         new_topic = row[f"topic_months_live_{i}"] <= 1
-        if not (same or new_topic):
-            # the topic was live last month but listed in another slot (or not at all): its
-            # previous weight is not in the file
+        if slot is None and not new_topic:
+            # the topic was live last month but not listed then: its previous weight is not
+            # in the file
             out[f"topic_weights_{i}"] = np.nan
             out[f"topic_rewards_{i}"] = np.nan
             i += 1
             continue
-        w = np.array([float(prev[f"topic_weights_{i}"]) if same else np.nan])
+        assert prev is not None or slot is None
+        w = np.array([float(prev[f"topic_weights_{slot}"]) if slot is not None else np.nan])
         for _ in range(EPOCHS_PER_MONTH):
             w = core_topics.topic_weight(
                 np.array([row[f"topic_total_stake_{i}"]]),
@@ -156,7 +169,7 @@ def replay_tokenomics(golden: pd.DataFrame) -> Replay:
         frame[c] = golden[c]
     months = list(golden.index)
     unknown = Undetermined(
-        reason="the topic was live the month before but not listed in this slot, so its "
+        reason="the topic was live the month before but not listed then, so its "
         "previous weight is not in the file"
     )
     for m in months:

@@ -82,3 +82,17 @@ def test_spot_values_of_research_targets_t14_t15(replayed) -> None:
     assert f.loc[12, "e_i"] == pytest.approx(0.018739780510796583, rel=1e-12)
     assert f.loc[95, "e_i"] == pytest.approx(0.002396203593042386, rel=1e-12)
     assert f.loc[95, "ecosystem_tokens_total"] == pytest.approx(39_443_332.6, rel=1e-9)
+
+
+def test_a_topic_that_changed_slot_reads_its_previous_weight_from_the_old_slot(replayed) -> None:
+    """Month 36 lists topics 2 and 4 in other slots than month 35: their previous weights are
+    in the file and the month's weights follow; only topics live but unlisted the month before
+    (months 20 and 36, one slot each) are undeterminable."""
+    _, result = replayed
+    cells = sorted(
+        (row, col)
+        for u in result.undetermined
+        for row, col in u.cells
+        if col.startswith("topic_weights_")
+    )
+    assert [row for row, _ in cells] == [20, 36]
