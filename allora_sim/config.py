@@ -130,7 +130,9 @@ class PopulationConfig:
     delegators: list[GroupConfig] = field(default_factory=list)
 
 
-_WORLD_OWNED = {"epoch_length", "ground_truth_lag", "worker_submission_window", "chain_bounds"}
+# topic parameters the world sets (its timing): not mechanism.* keys
+WORLD_OWNED = ("epoch_length", "ground_truth_lag", "worker_submission_window")
+_WORLD_OWNED = {*WORLD_OWNED, "chain_bounds"}
 
 
 def _mechanism_fields() -> list[tuple[str, type, Any]]:
@@ -395,8 +397,9 @@ def _mechanism(m: Any, world: WorldConfig) -> MechanismParams:
         worker_submission_window=world.epoch_length,
     )
     try:
-        mp = ModuleParams(**module)
-        tp = TopicParams(**topic, chain_bounds=chain_bounds)
+        return MechanismParams(
+            module=ModuleParams(**module), topic=TopicParams(**topic, chain_bounds=chain_bounds)
+        )
     except ValueError as exc:
         msg = str(exc)
         for prefix in ("ModuleParams.", "TopicParams."):
@@ -405,14 +408,6 @@ def _mechanism(m: Any, world: WorldConfig) -> MechanismParams:
             msg = msg.replace(f"mechanism.{name}", f"world.{name}")
         msg = msg.replace(" = ", "=", 1)
         raise ConfigError(msg) from None
-    if chain_bounds and tp.epoch_length < mp.min_epoch_length:
-        raise _fail(
-            "world.epoch_length",
-            tp.epoch_length,
-            f"must be >= mechanism.min_epoch_length ({mp.min_epoch_length}) with "
-            "mechanism.chain_bounds=true",
-        )
-    return MechanismParams(module=mp, topic=tp)
 
 
 def _economy(e: EconomyConfig) -> EconomyConfig:
@@ -521,7 +516,7 @@ def load_scenario(cfg: Any) -> Scenario:
         raise ConfigError(one_line(exc)) from None
     if not isinstance(obj, SimConfig):
         raise ConfigError(f"the configuration is a {type(obj).__name__}, not a scenario")
-    if not obj.name or "/" in obj.name or obj.name.strip() != obj.name:
+    if obj.name in ("", ".", "..") or "/" in obj.name or obj.name.strip() != obj.name:
         raise _fail("name", obj.name, "must be a non-empty name (it names the output directory)")
     _positive_int("seed", obj.seed, minimum=0)
     _positive_int("epochs", obj.epochs)

@@ -688,8 +688,9 @@ class AlloraModel(mesa.Model):
         return self.recorder.economy_frame()
 
     def summary(self) -> dict[str, Any]:
-        """The run summary of the epochs settled so far (what ``allora-sim`` prints): network,
-        naive, best and median single inferer loss, reward shares and Gini."""
+        """The run summary of the epochs settled so far (the numbers ``allora-sim`` prints
+        besides epochs and wall time): network, naive, best and median single inferer loss,
+        rewarded topic-epochs, reward shares and Gini."""
         from allora_sim.runner.summary import summarize
 
         return summarize(self.epochs_frame(), self.recorder.agent_totals())
@@ -699,11 +700,11 @@ class AlloraModel(mesa.Model):
         changed, validated as the command line validates them (a clear ``ConfigError``)."""
         from omegaconf import OmegaConf
 
-        from allora_sim.config import ConfigError, SimConfig, load_scenario
+        from allora_sim.config import WORLD_OWNED, ConfigError, SimConfig, load_scenario
 
         cfg = OmegaConf.merge(OmegaConf.structured(SimConfig), self.scenario.raw)
         for name, value in changes.items():
-            if name in ("epoch_length", "ground_truth_lag", "worker_submission_window"):
+            if name in WORLD_OWNED:
                 raise ConfigError(
                     f"{name} is the world's (world.{name}): build the scenario with "
                     f"allora_sim.scenario(..., 'world.{name}={value}')"

@@ -157,14 +157,14 @@ class Recorder:
                 "behaviour": behaviour.ravel(),
             }
         # running per-participant totals for the run summary, kept whether or not the agent
-        # rows are recorded: epochs active, reward (ALLO), Σ and count of finite losses
+        # rows are recorded: epochs active and reward (ALLO); for inferers Σ and count of their
+        # finite losses
         self._totals = {
-            role: {c: np.zeros((t, self._size(role))) for c in TOTAL_COLUMNS}
-            for role in ("inferers", "forecasters", "reputers")
+            role: {c: np.zeros((t, size)) for c in TOTAL_COLUMNS[: 4 if role == "inferers" else 2]}
+            for role, size in zip(
+                ("inferers", "forecasters", "reputers"), model.sizes[:3], strict=True
+            )
         }
-
-    def _size(self, role: str) -> int:
-        return len(self._static[role]["agent"]) // max(self.model.n_topics, 1)
 
     def record(
         self,
@@ -371,7 +371,7 @@ class Recorder:
         for role, tot in self._totals.items():
             st = self._static[role]
             with np.errstate(invalid="ignore", divide="ignore"):
-                loss = (tot["loss_sum"] / tot["loss_count"]).ravel()
+                loss = (tot["loss_sum"] / tot["loss_count"]).ravel() if "loss_sum" in tot else None
             parts.append(
                 pd.DataFrame(
                     {
@@ -380,7 +380,7 @@ class Recorder:
                         "role": st["role"],
                         "active": tot["active"].ravel().astype(np.int64),
                         "reward": tot["reward"].ravel(),
-                        "loss": loss,
+                        "loss": np.nan if loss is None else loss,
                     }
                 )
             )

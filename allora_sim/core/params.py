@@ -230,13 +230,7 @@ class TopicParams(_Validated):
                     "in [2.5, 4.5] (the chain's bound; pass chain_bounds=False to sweep outside)",
                 )
             )
-            rules.append(
-                (
-                    "ground_truth_lag",
-                    self.ground_truth_lag <= 100 * self.epoch_length,
-                    f"<= 100 × epoch_length ({100 * self.epoch_length}; the chain's bound)",
-                )
-            )
+
         else:
             rules.append(("p_norm", self.p_norm > 0, "> 0"))
         return rules
@@ -333,6 +327,19 @@ class MechanismParams:
             raise ValueError(f"MechanismParams.module must be a ModuleParams, got {self.module!r}")
         if not isinstance(self.topic, TopicParams):
             raise ValueError(f"MechanismParams.topic must be a TopicParams, got {self.topic!r}")
+        m, t = self.module, self.topic
+        if t.chain_bounds:  # the topic-creation rules that read module parameters (§10.2)
+            if t.epoch_length < m.min_epoch_length:
+                raise ValueError(
+                    f"TopicParams.epoch_length = {t.epoch_length} is invalid: must be >= "
+                    f"min_epoch_length ({m.min_epoch_length}) with chain_bounds"
+                )
+            most = m.max_unfulfilled_reputer_requests * t.epoch_length
+            if t.ground_truth_lag > most:
+                raise ValueError(
+                    f"TopicParams.ground_truth_lag = {t.ground_truth_lag} is invalid: must be "
+                    f"<= max_unfulfilled_reputer_requests × epoch_length ({most}) with chain_bounds"
+                )
 
 
 def golden() -> tuple[MechanismParams, MintParams]:

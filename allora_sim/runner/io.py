@@ -38,12 +38,30 @@ def fresh_dir(base: Path) -> Path:
 
 
 def clear(directory: Path, names: tuple[str, ...]) -> None:
-    """Remove ``names`` and their ``.partial`` leftovers from ``directory``, so that a run
-    into a directory that held an earlier one never leaves the old files looking current."""
+    """Remove ``names`` and the ``.partial`` leftovers of finished processes from ``directory``,
+    so that a run into a directory that held an earlier one never leaves the old files looking
+    current. A partial file of a process still running is refused: two runs would write one
+    directory."""
     for name in names:
         (directory / name).unlink(missing_ok=True)
-        for leftover in directory.glob(f"{name}.*partial"):
+        for leftover in directory.glob(f"{name}.*.partial"):
+            pid = leftover.name[len(name) + 1 : -len(".partial")]
+            if pid.isdigit() and int(pid) != os.getpid() and _alive(int(pid)):
+                raise FileExistsError(
+                    f"{directory} is being written by another run (process {pid}); "
+                    "choose another output.dir"
+                )
             leftover.unlink(missing_ok=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def write_text(path: Path, text: str) -> None:

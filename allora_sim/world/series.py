@@ -27,10 +27,14 @@ def _times(col: pd.Series, name: str, path: Path) -> np.ndarray:
         return numeric.to_numpy(dtype=float)
     mostly_dates = numeric.notna().sum() * 2 < len(col)
     if mostly_dates:
-        try:  # the format inferred from the first date applies to every row (no per-row guess)
-            stamps = pd.to_datetime(col, errors="coerce", utc=True)
-        except ValueError:
-            stamps = pd.Series(pd.NaT, index=col.index)
+        # ISO 8601 (any precision), else the format inferred from the first date for every row
+        # (no per-row guess, which reads 01/02 and 25/01 in different orders)
+        stamps = pd.to_datetime(col, errors="coerce", utc=True, format="ISO8601")
+        if stamps.isna().any():
+            try:
+                stamps = pd.to_datetime(col, errors="coerce", utc=True)
+            except ValueError:
+                stamps = pd.Series(pd.NaT, index=col.index)
         if stamps.notna().all() and numeric.isna().all():
             return stamps.astype("int64").to_numpy(dtype=float)
         bad_mask = stamps.isna() | numeric.notna()

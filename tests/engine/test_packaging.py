@@ -23,9 +23,20 @@ def test_every_package_and_the_configs_are_in_the_wheel() -> None:
     }
     assert found <= listed, f"add to pyproject's packages: {sorted(found - listed)}"
     assert project["package-dir"]["allora_sim._configs"] == "configs"
-    patterns = project["package-data"]["allora_sim._configs"]
-    yamls = {p.relative_to(ROOT / "configs") for p in (ROOT / "configs").rglob("*.yaml")}
-    assert all(any(y.match(pat) for pat in patterns) for y in yamls)
+    assert project["package-data"]["allora_sim._configs"] == ["**/*.yaml"]  # every depth
+
+
+def test_an_installed_package_finds_its_packaged_configs(tmp_path, monkeypatch) -> None:
+    """Without a checkout beside it, config_dir() reads allora_sim/_configs (the wheel's copy)."""
+    import shutil
+
+    from allora_sim import config
+
+    pkg = tmp_path / "allora_sim"
+    pkg.mkdir()
+    shutil.copytree(ROOT / "configs", pkg / "_configs")
+    monkeypatch.setattr(config, "__file__", str(pkg / "config.py"))
+    assert config.config_dir() == pkg / "_configs"
 
 
 def test_a_missing_config_dir_is_one_clear_line(monkeypatch, capsys) -> None:

@@ -312,3 +312,34 @@ def test_sweep_figures_keep_other_parameters_apart(tmp_path: Path, monkeypatch) 
     ax = figures["sweep_population.png"].axes[0]
     assert [t.get_text() for t in ax.get_xticklabels()] == ["fiducial", "no_forecasters"]
     assert [c.lines[0].get_linestyle() for c in ax.containers] == ["None"]
+
+
+def test_a_directory_another_run_is_writing_is_refused(tmp_path: Path, capsys) -> None:
+    """Partial files of finished runs are cleared; one of a live process stops the run."""
+    import os
+
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "epochs.parquet.999999999.partial").write_text("stale")  # no such process
+    run_scenario(allora_sim.scenario("epochs=2", "output.progress=false"), out)
+    assert not (out / "epochs.parquet.999999999.partial").exists()
+    (out / f"epochs.parquet.{os.getppid()}.partial").write_text("live")
+    assert main(["epochs=2", f"output.dir={out}", "output.progress=false"]) == 2
+    assert "is being written by another run" in capsys.readouterr().err
+
+
+def test_bad_process_count_and_interrupt_are_one_line(tmp_path: Path, monkeypatch, capsys) -> None:
+    import allora_sim.runner as runner
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--processes", "0", "epochs=2"])
+    assert exit_info.value.code == 2
+    assert "--processes=0 is invalid: must be >= 1" in capsys.readouterr().err
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner, "run_scenario", interrupted)
+    assert main(["epochs=2", f"output.dir={tmp_path / 'r'}"]) == 130
+    err = capsys.readouterr().err.strip()
+    assert err == "allora-sim: interrupted (no complete table was left half-written)"

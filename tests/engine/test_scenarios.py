@@ -66,6 +66,8 @@ def test_overrides_reach_the_mechanism_and_population() -> None:
         ("+population.consumers.0.params.amount=-1", "amount=-1 is invalid"),
         ("world.csv_path=prices.csv", "is read only by the csv world (world.kind is gbm)"),
         ("name=a/b", "name='a/b' is invalid: must be a non-empty name"),
+        ("name=..", "name='..' is invalid: must be a non-empty name"),
+        ("name=''", "name='' is invalid: must be a non-empty name"),
         # settings under which nothing could happen are refused before the first epoch
         ("world.ground_truth_lag=36", "ground_truth_lag=36 is invalid: must let an epoch close"),
         ("+population.reputers.0.params.topic=5", "topic=5 is invalid: must be < n_topics (1)"),
@@ -113,9 +115,13 @@ def test_world_timing_reaches_the_topic_and_chain_bounds_check_it(capsys, tmp_pa
     assert (topic.epoch_length, topic.ground_truth_lag) == (24, 60)
     for override, needle in (
         ("world.epoch_length=1", "world.epoch_length=1 is invalid: must be >= "),
-        ("world.ground_truth_lag=5000", "world.ground_truth_lag=5000 is invalid: must be <= 100"),
+        ("world.ground_truth_lag=5000", "ground_truth_lag=5000 is invalid: must be <= max_unf"),
+        (
+            "mechanism.max_unfulfilled_reputer_requests=2 world.ground_truth_lag=600",
+            "must be <= max_unfulfilled_reputer_requests × epoch_length (24)",
+        ),
     ):
-        code = main(["mechanism.chain_bounds=true", override, f"output.dir={tmp_path}"])
+        code = main(["mechanism.chain_bounds=true", *override.split(), f"output.dir={tmp_path}"])
         err = capsys.readouterr().err.strip()
         assert code == 2 and len(err.splitlines()) == 1 and needle in err, err
     allora_sim.scenario("world.epoch_length=1", "world.ground_truth_lag=5000", "epochs=6000")

@@ -150,6 +150,11 @@ def _csv(tmp_path, text: str):
     return p
 
 
+def test_iso_dates_of_mixed_precision_are_one_format(tmp_path) -> None:
+    p = _csv(tmp_path, "time,value\n2024-01-01,100\n2024-01-01 12:00,110\n2024-01-02T06:00Z,99\n")
+    np.testing.assert_array_equal(load_series(p), [100, 110, 99])
+
+
 def test_csv_series_with_dates_drives_every_topic(tmp_path) -> None:
     p = _csv(
         tmp_path,
