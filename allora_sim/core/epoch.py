@@ -309,6 +309,14 @@ class EpochOutcome:
 
 
 def _batch(x: Any, ndim: int, name: str, dtype: Any = np.float64) -> np.ndarray:
+    if x is None:
+        raise ValueError(f"EpochInputs.{name} is missing")
+    if dtype is np.int64:  # ids: whole numbers only (a NaN or 0.5 is not silently cast)
+        raw = np.asarray(x)
+        if raw.dtype.kind not in "iub" and raw.size:
+            f = raw.astype(np.float64)
+            if not (np.isfinite(f).all() and (f == np.round(f)).all()):
+                raise ValueError(f"EpochInputs.{name} must hold whole-number ids, got {raw!r}")
     a = np.asarray(x, dtype=dtype)
     if a.ndim == ndim - 1:
         a = a[None]
@@ -379,11 +387,15 @@ def _prepare(inputs: EpochInputs) -> tuple[EpochInputs, bool]:
     rep_present = rep_ids >= 0
     if not np.isfinite(stake[rep_present]).all() or (stake[rep_present] < 0).any():
         raise ValueError("EpochInputs.stake must be finite and >= 0 for every reputer")
-    if (delegated < 0).any() or (delegated > stake).any():
+    if not ((delegated >= 0) & (delegated <= stake)).all():  # NaN fails too
         raise ValueError("EpochInputs.delegated_stake must be in [0, stake]")
     if not np.isfinite(topic_reward).all() or (topic_reward < 0).any():
         raise ValueError("EpochInputs.topic_reward must be finite and >= 0")
     rl = inputs.reputer_losses
+    if not isinstance(rl, ValueBundle):
+        raise ValueError(
+            f"EpochInputs.reputer_losses must be a ValueBundle, got {type(rl).__name__}"
+        )
     want_rl = {
         "combined": (b, m),
         "naive": (b, m),
@@ -472,6 +484,13 @@ def run_topic_epoch(
         raise ValueError(
             f"state holds {state.inferer_ids.shape[0]} topics but inputs hold "
             f"{inp.inferer_ids.shape[0]}"
+        )
+    window = state.inferer_score_history.shape[-1]
+    if window != params.module.max_samples_to_scale_scores:
+        raise ValueError(
+            f"state keeps a score window of {window} but max_samples_to_scale_scores is "
+            f"{params.module.max_samples_to_scale_scores}: build the state with "
+            "TopicState.new(..., window=params.module.max_samples_to_scale_scores)"
         )
     st = state.aligned(inp.inferer_ids, inp.forecaster_ids, inp.reputer_ids)
     mp, tp = params.module, params.topic

@@ -53,7 +53,15 @@ def worker_reward_fractions(
     mapped = np.where(scored, mapped, 0.0)
     total = mapped.sum(axis=-1, keepdims=True)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(scored, mapped / total, np.nan)
+        frac = mapped / total
+    # Every M_j below float64's range (φ(x) = e^{p(x−c)} there; the chain's decimals still
+    # hold them): the same ratios from the exponents, M_j / Σ M = softmax(p(x_j − c)).
+    lost = (total[:, 0] == 0.0) & scored.any(axis=-1)
+    if lost.any():
+        z = np.where(scored[lost], p_reward * score[lost] / (sd[lost] + epsilon)[:, None], -np.inf)
+        e = np.exp(z - z.max(axis=-1, keepdims=True))
+        frac[lost] = e / e.sum(axis=-1, keepdims=True)
+    return np.where(scored, frac, np.nan)
 
 
 def reputer_reward_fractions(stake: Array, score: Array, member: Mask, p_reward: float) -> Array:

@@ -144,6 +144,10 @@ def _good() -> tuple[EpochInputs, TopicState]:
         (lambda i: replace(i, topic_reward=np.array([np.inf])), "topic_reward"),
         (lambda i: replace(i, inferer_ids=np.array([[0, 2, 1]])), "strictly increasing"),
         (lambda i: replace(i, delegated_stake=i.stake * 2), "delegated_stake"),
+        (lambda i: replace(i, delegated_stake=i.stake * np.nan), "delegated_stake must be in"),
+        (lambda i: replace(i, inferer_ids=np.array([[0.0, np.nan, 2.0]])), "whole-number ids"),
+        (lambda i: replace(i, inferer_ids=np.array([[0.5, 1.5, 2.5]])), "whole-number ids"),
+        (lambda i: replace(i, reputer_losses=None), "reputer_losses must be a ValueBundle"),
         (
             lambda i: replace(
                 i,
@@ -191,6 +195,9 @@ def test_wrong_params_and_batch_mismatch() -> None:
     )
     with pytest.raises(ValueError, match="state holds 2 topics"):
         run_topic_epoch(inp, two, P)
+    short = TopicState.new(np.arange(3)[None], np.arange(2)[None], np.arange(2)[None], window=3)
+    with pytest.raises(ValueError, match="score window of 3 but max_samples_to_scale_scores is 10"):
+        run_topic_epoch(inp, short, P)  # the parameter would otherwise be ignored
 
 
 def test_unbatched_inputs_return_unbatched_outcome() -> None:

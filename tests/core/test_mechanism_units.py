@@ -357,3 +357,21 @@ def test_expand_and_take_last_equal_numpy() -> None:
         idx = rng.integers(0, 4, size=(2, 3, 5))
         assert np.array_equal(take_last(a, idx), np.take_along_axis(a, idx, axis=-1))
         assert np.array_equal(take_last(a[0], idx[0]), np.take_along_axis(a[0], idx[0], axis=-1))
+
+
+def test_reward_fractions_of_scores_whose_phi_underflows_keep_their_ratios() -> None:
+    """φ(x) = ln(1 + e^{p(x−c)}) underflows to 0 in float64 for very negative x, where the
+    chain's decimals still hold e^{p(x−c)}: the fractions keep those ratios and sum to 1 (they
+    were 0/0 = NaN, and a paid topic returned NaN rewards)."""
+    from allora_sim.core.rewards import worker_reward_fractions
+
+    score = np.array([[-200.0, -200.5, -199.0]])
+    history = np.array([[-200.0, -200.5, -199.0, -201.0]])
+    p, c, eps = 3.0, 0.75, 0.01
+    frac = worker_reward_fractions(score, np.ones((1, 3), bool), history, p, c, eps)
+    assert np.isfinite(frac).all() and frac.sum() == pytest.approx(1.0, rel=1e-15)
+    sd = np.std(history, ddof=1)
+    assert frac[0, 0] / frac[0, 1] == pytest.approx(np.exp(p * 0.5 / (sd + eps)), rel=1e-12)
+    # scores in float64's range are untouched by the fallback
+    normal = worker_reward_fractions(score / 100, np.ones((1, 3), bool), history / 100, p, c, eps)
+    assert np.isfinite(normal).all() and normal.sum() == pytest.approx(1.0)
