@@ -288,6 +288,13 @@ class HistoryParams:
         _non_negative(key, "noise", self.noise)
 
 
+def ewma_of_seen(alpha: float, new: np.ndarray, record: np.ndarray) -> np.ndarray:
+    """``alpha·new + (1 − alpha)·record``; the first value seen starts the record, and a missing
+    (NaN) value leaves it as it is."""
+    blended = np.where(np.isfinite(record), alpha * new + (1 - alpha) * record, new)
+    return np.where(np.isfinite(new), blended, record)
+
+
 class _LossTracker(ForecasterBehaviour):
     """Shared state: an EWMA of each inferer's revealed losses, overall and per context (one
     record per context of the world). Members of the group in one topic see the same losses
@@ -298,27 +305,20 @@ class _LossTracker(ForecasterBehaviour):
         self.tracked, self.topic_row = np.unique(self.topics, return_inverse=True)
         self.overall: np.ndarray | None = None
         self.by_regime: np.ndarray | None = None
-        self.regimes = 1
 
     def _ensure(self, n: int, n_contexts: int) -> None:
         if self.overall is None or self.overall.shape[1] != n:
-            self.regimes = max(n_contexts, 1)
             self.overall = np.full((self.tracked.size, n), np.nan)
-            self.by_regime = np.full((self.tracked.size, self.regimes, n), np.nan)
+            self.by_regime = np.full((self.tracked.size, max(n_contexts, 1), n), np.nan)
 
     def observe(self, rev: Revealed, alpha: float, n_contexts: int) -> None:
         n = rev.inferer_loss.shape[1]
         self._ensure(n, n_contexts)
         assert self.overall is not None and self.by_regime is not None
         loss = rev.inferer_loss[self.tracked]  # (topics, N)
-        ok = np.isfinite(loss)
-        upd = np.where(np.isfinite(self.overall), alpha * loss + (1 - alpha) * self.overall, loss)
-        self.overall = np.where(ok, upd, self.overall)
-        reg = np.clip(rev.context[self.tracked], 0, self.regimes - 1).astype(int)
-        rows = np.arange(self.tracked.size)
-        cur = self.by_regime[rows, reg]
-        upd = np.where(np.isfinite(cur), alpha * loss + (1 - alpha) * cur, loss)
-        self.by_regime[rows, reg] = np.where(ok, upd, cur)
+        self.overall = ewma_of_seen(alpha, loss, self.overall)
+        rows, reg = np.arange(self.tracked.size), rev.context[self.tracked]
+        self.by_regime[rows, reg] = ewma_of_seen(alpha, loss, self.by_regime[rows, reg])
 
     def _noise(self, shape: tuple[int, ...]) -> np.ndarray | float:
         """The forecast's Gaussian noise (none drawn when ``noise`` is 0)."""
@@ -374,8 +374,7 @@ class ContextAware(_LossTracker):
             self.observe(ctx.revealed, self.params.alpha, ctx.n_contexts)
         self._ensure(ctx.n_inferers, ctx.n_contexts)
         assert self.overall is not None and self.by_regime is not None
-        reg = np.clip(ctx.context[self.tracked], 0, self.regimes - 1).astype(int)
-        here = self.by_regime[np.arange(self.tracked.size), reg]
+        here = self.by_regime[np.arange(self.tracked.size), ctx.context[self.tracked]]
         here = np.where(np.isfinite(here), here, self.overall)[self.topic_row]
         s = self.sensitivity[:, None]
         return s * here + (1 - s) * self.overall[self.topic_row] + self._noise(here.shape)
@@ -552,12 +551,8 @@ class ValuePayer(_Scheduled):
     def pay(self, ctx: EpochContext) -> np.ndarray:
         p = self.params
         if ctx.revealed is not None:
-            seen = ctx.revealed.network_loss[self.topics]
-            ewma = np.where(
-                np.isfinite(self.loss), p.alpha * seen + (1 - p.alpha) * self.loss, seen
-            )
             # an epoch without a network loss (no inferences) keeps the record
-            self.loss = np.where(np.isfinite(seen), ewma, self.loss)
+            self.loss = ewma_of_seen(p.alpha, ctx.revealed.network_loss[self.topics], self.loss)
         gain = np.where(np.isfinite(self.loss), np.maximum(p.baseline - self.loss, 0.0), 0.0)
         return np.where(self.paying(ctx), np.minimum(p.rate * gain, p.cap), 0.0)
 
