@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from allora_sim.core.maths import masked_median
+from allora_sim.core.synthesis import Mode
 
 if TYPE_CHECKING:
     from allora_sim.model import AlloraModel
@@ -188,9 +189,9 @@ class Recorder:
         best = np.min(np.where(finite, inf_loss, np.inf), axis=1, initial=np.inf)
         best = np.where(np.isfinite(best), best, np.nan)
         median = masked_median(inf_loss, finite)
-        # the median mode (mode 2: no network loss yet) has no naive inference: the chain's
-        # NaiveValue there is a placeholder 0 (calcNetworkInferencesMultipleByMedian)
-        naive = pend.network.mode != 2
+        # the median mode (no network loss yet) has no naive inference: the chain's NaiveValue
+        # there is a placeholder 0 (calcNetworkInferencesMultipleByMedian)
+        naive = pend.network.mode != Mode.MEDIAN
         row = {
             "run": np.full(t, self.run),
             "topic": np.arange(t),

@@ -18,6 +18,7 @@ from allora_sim.core.maths import Array, Mask, expand, masked_median, masked_std
 
 __all__ = [
     "ERROR_BAR_PERCENTILES",
+    "Mode",
     "NetworkInferences",
     "RegretStore",
     "forecast_implied_inferences",
@@ -58,6 +59,15 @@ class RegretStore:
         )
 
 
+class Mode:
+    """How ``GetNetworkInferences`` answered (``NetworkInferences.mode``)."""
+
+    NONE = 0  # no inference
+    SINGLE = 1  # one inference: it is the network inference
+    MEDIAN = 2  # no network-loss bundle yet: the median, and a placeholder 0 as naive value
+    FULL = 3  # the regret-weighted synthesis
+
+
 @dataclass(frozen=True)
 class NetworkInferences:
     """What ``GetNetworkInferences`` returns, plus the values reputers need to report losses.
@@ -66,8 +76,7 @@ class NetworkInferences:
     ``forecaster_weight`` are the combined inference's regret-informed weights (NaN when the
     chain returns none: single inference or median mode). ``error_bars`` are the weighted
     percentiles :data:`ERROR_BAR_PERCENTILES` (§2.5). ``forecasted_regret[b, k, j]`` is
-    ``L_prev − f_kj`` (§2.3). ``mode``: 0 no inference, 1 single inference, 2 median (no loss
-    bundle yet), 3 full synthesis.
+    ``L_prev − f_kj`` (§2.3). ``mode``: a :class:`Mode` code.
     """
 
     values: ValueBundle
@@ -295,7 +304,11 @@ def synthesize(
     k = forecast.shape[1]
     n_inf = inferer_present.sum(axis=-1)
     has_loss = np.isfinite(network_loss)
-    mode = np.where(n_inf == 0, 0, np.where(n_inf == 1, 1, np.where(has_loss, 3, 2)))
+    mode = np.where(
+        n_inf == 0,
+        Mode.NONE,
+        np.where(n_inf == 1, Mode.SINGLE, np.where(has_loss, Mode.FULL, Mode.MEDIAN)),
+    )
     all_new = initial_regret == 0.0
     loss_prev = np.where(has_loss, network_loss, 0.0)
     element = forecast_element & inferer_present[:, None, :]
@@ -347,7 +360,7 @@ def synthesize(
         weights, inference, member[..., :n], fc_values, all_new, epsilon_safe_div
     )
 
-    full = mode == 3
+    full = mode == Mode.FULL
     combined = averaged[:, 0]
     naive = averaged[:, 1]
     oneout_inf = np.where(inferer_present, averaged[:, 2 : 2 + n], np.nan)
@@ -361,10 +374,10 @@ def synthesize(
     if not full.all():
         single_value = np.where(inferer_present, inference, 0.0).sum(axis=-1)
         median = masked_median(inference, inferer_present)
-        combined = np.where(full, combined, np.where(mode == 1, single_value, median))
-        naive = np.where(full, naive, np.where(mode == 1, single_value, 0.0))
-    combined = np.where(mode == 0, np.nan, combined)
-    naive = np.where(mode == 0, np.nan, naive)
+        combined = np.where(full, combined, np.where(mode == Mode.SINGLE, single_value, median))
+        naive = np.where(full, naive, np.where(mode == Mode.SINGLE, single_value, 0.0))
+    combined = np.where(mode == Mode.NONE, np.nan, combined)
+    naive = np.where(mode == Mode.NONE, np.nan, naive)
     full_b = full[:, None]
     values_out = ValueBundle(
         combined=combined,
