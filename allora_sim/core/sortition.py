@@ -23,6 +23,7 @@ earlier forecast element). Ties are absent from the golden data.
 
 from __future__ import annotations
 
+import heapq
 from dataclasses import dataclass
 from enum import Enum, IntEnum
 
@@ -252,6 +253,14 @@ class AdmissionRound:
     lowest: LowestScoreEma | None
 
 
+def _ema1(alpha: float, current: float, previous: float, first_time: bool) -> float:
+    """:func:`~allora_sim.core.maths.ema` of one value, in Python floats (the same IEEE
+    arithmetic, without numpy's per-call cost in the admission loop)."""
+    if first_time or current == previous:
+        return current
+    return alpha * current + (1.0 - alpha) * previous
+
+
 def _first_lowest(value: Array, member: Mask) -> int:
     """``GetLowestScoreFromAll*`` over the members in ascending address order: the first
     minimum wins (strict ``Gt`` replaces)."""
@@ -288,8 +297,22 @@ def _passive_stretch(
     return int(arr.size)
 
 
+def _next_beat(open_value: Array, a: int, lowest: float) -> int:
+    """:func:`_passive_stretch` for a round without repeats, on ``open_value`` — per arrival,
+    its EMA if it may still be written at this nonce, else −∞ (no arrival is a member then)."""
+    width = 64
+    while a < open_value.size:
+        hit = np.flatnonzero(open_value[a : a + width] > lowest)
+        if hit.size:
+            return a + int(hit[0])
+        a += width
+        width *= 4
+    return int(open_value.size)
+
+
 def _passive_updates(
-    seg: np.ndarray,
+    arr: np.ndarray,
+    pos: np.ndarray,
     no_repeats: bool,
     member: Mask,
     value: Array,
@@ -302,18 +325,19 @@ def _passive_updates(
     alpha: float,
     nonce: int,
 ) -> None:
-    """A stretch of submissions none of which beats the cached lowest (in place): members are
-    rejected as already active, EMAs written at this nonce (including a repeat's, written by its
-    first occurrence here) as already updated, and everyone else gets the passive update
-    ``EMA_α(last_quantile, own EMA)`` stamped ``nonce``. ``no_repeats``: every participant
-    submits once in the round (no first occurrences to find)."""
+    """Submissions ``arr[pos]`` (in arrival order) none of which beats the cached lowest (in
+    place): members are rejected as already active, EMAs written at this nonce (including a
+    repeat's, written by its first occurrence here) as already updated, and everyone else gets
+    the passive update ``EMA_α(last_quantile, own EMA)`` stamped ``nonce``. ``no_repeats``:
+    every participant submits once in the round (no first occurrences to find)."""
+    seg = arr[pos]
     upd = ~member[seg] & (block[seg] < nonce)
     if not no_repeats:
         _, first = np.unique(seg, return_index=True)
         is_first = np.zeros(seg.size, dtype=bool)
         is_first[first] = True
         upd &= is_first
-    admission[~member[seg] & ~upd] = Admission.EMA_ALREADY_UPDATED
+    admission[pos[~member[seg] & ~upd]] = Admission.EMA_ALREADY_UPDATED
     who = seg[upd]
     prev, prev_block = value[who], block[who]
     # EMAs and the quantile are finite: no error state to manage
@@ -321,8 +345,8 @@ def _passive_updates(
     block[who] = nonce
     stored[who] = True
     updated[who] = True
-    admission[upd] = Admission.PASSIVE
-    passive[upd] = who
+    admission[pos[upd]] = Admission.PASSIVE
+    passive[pos[upd]] = who
 
 
 def admit_submissions(
@@ -368,11 +392,13 @@ def admit_submissions(
         cap: ``MaxTop*ToReward`` (:func:`active_set_cap`).
         nonce: block height of the open nonce.
 
-    Per submission the Python work is O(1) plus, on a replacement, one vectorised minimum over
-    the members (the chain re-reads every member's EMA there too). Submissions are processed one
-    by one only because the chain's outcome depends on their order; when at most ``cap``
-    distinct participants submit, a vectorised fast path applies (everyone admitted, no EMA
-    written, cache untouched).
+    Submissions are processed one by one only because the chain's outcome depends on their
+    order, and only where it can change: between two replacements every submission is rejected
+    or passively updated, and that stretch is found and written vectorised (in a round without
+    repeats, all stretches' updates at once); a replacement costs O(log cap) (a heap of the
+    members' EMAs where the chain re-reads every member). When at most ``cap`` distinct
+    participants submit, a vectorised fast path applies (everyone admitted, no EMA written,
+    cache untouched).
     """
     n = emas.score.shape[0]
     arr = np.asarray(arrivals)
@@ -414,6 +440,25 @@ def admit_submissions(
     stored = ~np.isnan(emas.score)
     block = emas.block.copy()
     updated = np.zeros(n, dtype=bool)
+    no_repeats = distinct.size == arr.size
+    if no_repeats:
+        # Each arrival's own record then changes only at its arrival, or earlier if it is the
+        # cached lowest evicted before arriving (stamped: it cannot beat any more). So the
+        # search reads records as they were before the round, and the passive updates of the
+        # stretches wait (``deferred``) and are written together — before a replacement whose
+        # loser is not a member (it may be waiting there), and at the end.
+        open_value = np.where(block[arr] < nonce, value[arr], -np.inf)
+        arrival = np.full(n, arr.size, dtype=np.intp)
+        arrival[arr] = np.arange(arr.size)
+        deferred = np.zeros(arr.size, dtype=bool)
+
+    def write_passive(pos: np.ndarray) -> None:
+        _passive_updates(
+            arr, pos, no_repeats, member, value, block, stored, updated, admission, passive,
+            last_quantile, alpha, nonce,
+        )  # fmt: skip
+
+    heap: list[tuple[float, int]] | None = None
     size = 0
     a = 0
     while a < arr.size:
@@ -440,43 +485,50 @@ def admit_submissions(
             continue
         # The set is full and stays full; until a submission beats the cached lowest, every
         # submission is rejected or passively updated, so that stretch is done at once.
-        b = _passive_stretch(arr, a, member, value, block, lowest.score, nonce)
+        if no_repeats:
+            b = _next_beat(open_value, a, lowest.score)
+            deferred[a:b] = True
+        else:
+            b = _passive_stretch(arr, a, member, value, block, lowest.score, nonce)
+            if b > a:
+                write_passive(np.arange(a, b))
         if b > a:
-            _passive_updates(
-                arr[a:b],
-                distinct.size == arr.size,
-                member,
-                value,
-                block,
-                stored,
-                updated,
-                admission[a:b],
-                passive[a:b],
-                last_quantile,
-                alpha,
-                nonce,
-            )
             a = b
             continue
         # arr[a] beats the cached lowest: the cached record is passively updated and its
         # participant loses its place (if it still has one).
         loser = lowest.participant
+        if no_repeats and not member[loser]:
+            write_passive(np.flatnonzero(deferred))
+            deferred[:] = False
+            if arrival[loser] < arr.size:
+                open_value[arrival[loser]] = -np.inf
         first_time = lowest.block == 0 and lowest.score == 0.0
-        value[loser] = ema(alpha, last_quantile, lowest.score, first_time, finite=True)
+        value[loser] = _ema1(alpha, last_quantile, lowest.score, first_time)
         block[loser], stored[loser], updated[loser] = nonce, True, True
         passive[a] = loser
         if member[loser]:
             member[loser] = False
             size -= 1
             evicted[a] = loser
-        q = _first_lowest(value, member)
+        # the members' lowest EMA, first in address order (GetLowestScoreFromAll*): members'
+        # EMAs do not change while they are members, so a heap of (EMA, index) serves, its
+        # entries of those who left dropped when they come to the top
+        if heap is None:
+            heap = [(float(value[i]), int(i)) for i in np.flatnonzero(member)]
+            heapq.heapify(heap)
+        while heap and not (member[heap[0][1]] and value[heap[0][1]] == heap[0][0]):
+            heapq.heappop(heap)
+        v_p = float(value[p])
+        q = p if not heap or v_p < heap[0][0] else heap[0][1]
         member[p] = True
         size += 1
-        if q == NO_PARTICIPANT or value[p] < value[q]:
-            q = p
+        heapq.heappush(heap, (v_p, p))
         lowest = LowestScoreEma(q, float(value[q]), int(block[q]))
         admission[a] = Admission.REPLACED_LOWEST
         a += 1
+    if no_repeats and deferred.any():
+        write_passive(np.flatnonzero(deferred))
 
     new = ScoreEmas(np.where(stored, value, np.nan), block)
     return AdmissionRound(member, new, updated, admission, passive, evicted, lowest)

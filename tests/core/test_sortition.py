@@ -202,6 +202,31 @@ def test_the_stale_cache_of_a_previous_round_is_used_and_can_overfill_the_set() 
     assert r.lowest == LowestScoreEma(0, 95.0, 2)
 
 
+def test_a_stale_cached_participant_passively_updated_earlier_in_the_round() -> None:
+    """The stale cache names 2, whose EMA fell below the cached 0.5: its own submission is a
+    passive update; the later replacement then updates the *cached* record over it (the
+    chain writes both, in this order), and nobody leaves the set."""
+    state = emas([0.2, 0.9, 0.1, 0.3], 1)
+    stale = LowestScoreEma(2, 0.5, 1)
+    r = admit_submissions(np.array([0, 2, 1]), state, stale, 1.0, 0.1, cap=1, nonce=10)
+    assert r.admission.tolist() == [A.ADMITTED, A.PASSIVE, A.REPLACED_LOWEST]
+    assert r.passive.tolist() == [NONE, 2, 2] and r.evicted.tolist() == [NONE] * 3
+    assert r.emas.score[2] == 0.1 * 1.0 + 0.9 * 0.5 and r.emas.block[2] == 10
+    assert r.active.tolist() == [True, True, False, False]
+
+
+def test_a_stale_cached_participant_who_does_not_submit() -> None:
+    """The stale cache names 3, who does not submit this round: the first replacement updates
+    its record and evicts nobody; later submitters are compared with the new lowest member."""
+    state = emas([0.2, 0.9, 0.95, 0.1], 1)
+    stale = LowestScoreEma(3, 0.5, 1)
+    r = admit_submissions(np.array([0, 1, 2]), state, stale, 1.0, 0.1, cap=1, nonce=10)
+    assert r.admission.tolist() == [A.ADMITTED, A.REPLACED_LOWEST, A.REPLACED_LOWEST]
+    assert r.passive.tolist() == [NONE, 3, 0] and r.evicted.tolist() == [NONE, NONE, 0]
+    assert r.active.tolist() == [False, True, True, False]
+    assert r.emas.block.tolist() == [10, 1, 1, 10]
+
+
 def test_cap_zero_without_a_cached_lowest_rejects_everything() -> None:
     r = admit_submissions(np.array([0, 1]), emas([0.5, 0.6], 1), None, 0.0, 0.1, cap=0, nonce=3)
     assert r.admission.tolist() == [A.NO_LOWEST, A.NO_LOWEST]
@@ -302,8 +327,10 @@ def _one_by_one(arrivals, state, lowest, q, alpha, cap, nonce):  # type: ignore[
     """Independent oracle: the chain's ``Append*`` loop restated submission by submission."""
     value, block = state.value.copy(), state.block.copy()
     member = np.zeros(len(value), dtype=bool)
-    codes, size = [], 0
+    codes, passive, evicted, size = [], [], [], 0
     for p in arrivals.tolist():
+        passive.append(NONE)
+        evicted.append(NONE)
         if member[p]:
             codes.append(A.ALREADY_ACTIVE)
             continue
@@ -326,8 +353,10 @@ def _one_by_one(arrivals, state, lowest, q, alpha, cap, nonce):  # type: ignore[
             first = lowest.block == 0 and lowest.score == 0.0
             value[loser] = q if first or q == lowest.score else 0.1 * q + 0.9 * lowest.score
             block[loser] = nonce
+            passive[-1] = loser
             if member[loser]:
                 member[loser], size = False, size - 1
+                evicted[-1] = loser
             idx = np.flatnonzero(member)
             member[p], size = True, size + 1
             j = int(idx[np.argmin(value[idx])]) if idx.size else p
@@ -341,8 +370,9 @@ def _one_by_one(arrivals, state, lowest, q, alpha, cap, nonce):  # type: ignore[
             first = block[p] == 0 and value[p] == 0.0
             value[p] = q if first or q == value[p] else 0.1 * q + 0.9 * value[p]
             block[p] = nonce
+            passive[-1] = p
             codes.append(A.PASSIVE)
-    return member, value, block, codes, lowest
+    return member, value, block, codes, lowest, passive, evicted
 
 
 @settings(max_examples=400, deadline=None)
@@ -361,8 +391,12 @@ def _check_against_one_by_one(arrivals, state, cap, q, stale, who) -> None:  # t
     n = len(state.value)
     lowest = LowestScoreEma(who % n, float(state.value[who % n]) - 0.05, 3) if stale else None
     r = admit_submissions(arrivals, state, lowest, q, 0.1, cap, nonce=10)
-    member, value, block, codes, last = _one_by_one(arrivals, state, lowest, q, 0.1, cap, 10)
+    member, value, block, codes, last, passive, evicted = _one_by_one(
+        arrivals, state, lowest, q, 0.1, cap, 10
+    )
     np.testing.assert_array_equal(r.active, member)
+    np.testing.assert_array_equal(r.passive, passive)
+    np.testing.assert_array_equal(r.evicted, evicted)
     np.testing.assert_array_equal(r.emas.value, value)
     np.testing.assert_array_equal(r.emas.block, block)
     np.testing.assert_array_equal(r.admission, np.array(codes, dtype=np.int8))
@@ -370,12 +404,30 @@ def _check_against_one_by_one(arrivals, state, cap, q, stale, who) -> None:  # t
 
 
 @settings(max_examples=300, deadline=None)
-@given(rounds(), st.booleans(), st.integers(0, 8))
-def test_a_round_without_repeats_matches_the_one_by_one_loop(case, stale, who) -> None:  # type: ignore[no-untyped-def]
-    """Every participant submitting once (the model's rounds, where repeats need no search)."""
+@given(rounds(), st.booleans(), st.integers(0, 8), st.booleans())
+def test_a_round_without_repeats_matches_the_one_by_one_loop(case, stale, who, some) -> None:  # type: ignore[no-untyped-def]
+    """Every participant submitting once (the model's rounds, where repeats need no search), or
+    only some of them — the stale cache may then name one who does not submit."""
     state, _, cap, q = case
-    order = np.random.default_rng(who).permutation(len(state.value)).astype(np.intp)
+    rng = np.random.default_rng(who)
+    n = len(state.value)
+    order = rng.permutation(n)[: rng.integers(1, n + 1) if some else n].astype(np.intp)
     _check_against_one_by_one(order, state, cap, q, stale, who)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_large_rounds_without_repeats_match_the_one_by_one_loop(seed: int) -> None:
+    """Thousands of submitters for a few places (the model's many-registered topics): the
+    search for the next replacement runs over several growing windows between replacements,
+    and the deferred passive updates are written around the replacements."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(300, 3000))
+    score = rng.normal(0.0, 1.0, n)
+    score[rng.random(n) < 0.2] = np.nan  # no EMA yet
+    block = np.where(np.isnan(score), 0, rng.integers(1, 12, n))
+    state = ScoreEmas(score, block)
+    some = rng.permutation(n)[: int(rng.integers(n // 2, n + 1))].astype(np.intp)
+    _check_against_one_by_one(some, state, int(rng.integers(1, 40)), 0.3, seed % 2 == 1, seed)
 
 
 # ---------------------------------------------------------------------------------------------
