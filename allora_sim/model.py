@@ -368,8 +368,13 @@ class AlloraModel(mesa.Model):
         # only some select among those.
         present = np.isfinite(forecast)
         ema = self.sets.ema("inferers")  # (T, N)
-        keep = present & top_n_by_score_desc(ema, np.ones(ema.shape, bool), limit)[:, None, :]
-        partial = present.any(axis=-1) & ~present.all(axis=-1)
+        complete = present.all(axis=-1)
+        if complete.any():
+            top = top_n_by_score_desc(ema, np.ones(ema.shape, bool), limit)
+            keep = complete[:, :, None] & top[:, None, :]
+        else:
+            keep = np.zeros(present.shape, dtype=bool)
+        partial = present.any(axis=-1) & ~complete
         if partial.any():
             t, k = np.nonzero(partial)
             keep[t, k] = top_n_by_score_desc(ema[t], present[t, k], limit)

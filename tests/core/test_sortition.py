@@ -584,6 +584,25 @@ def test_top_n_by_partition_equals_the_ranked_top_n(data) -> None:  # type: igno
     np.testing.assert_array_equal(top_n_by_score_desc(scores, present, n), want)
 
 
+@pytest.mark.parametrize("seed", range(8))
+def test_top_n_of_sparse_rows_equals_the_ranked_top_n(seed: int) -> None:
+    """Rows where a few percent of the entries are present (forecasts naming some of
+    thousands of registered inferers) take the sorted-list form: the same selection, ties
+    (many EMAs equal, NaN read as 0, −0 = 0) to the lower index."""
+    rng = np.random.default_rng(seed)
+    rows, length = int(rng.integers(1, 40)), int(rng.integers(200, 3000))
+    if seed % 2:
+        scores = rng.choice([0.0, -0.0, 1.0, -1.0, np.nan], size=(rows, length))
+    else:
+        scores = rng.normal(size=(rows, length))
+    present = rng.random((rows, length)) < rng.choice([0.005, 0.02, 0.05])
+    n = int(rng.integers(1, 20))
+    want, _ = find_top_n_by_score_desc(scores, present, n)
+    got = top_n_by_score_desc(scores, present, n)
+    np.testing.assert_array_equal(got, want)
+    assert (got.sum(axis=-1) == np.minimum(present.sum(axis=-1), n)).all()
+
+
 def test_top_n_by_partition_rejects_a_bad_n() -> None:
     with pytest.raises(ValueError, match="n = -1 is invalid"):
         top_n_by_score_desc(np.zeros(3), np.ones(3, bool), -1)

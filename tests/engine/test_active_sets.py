@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pytest
 
 import allora_sim
 from allora_sim.core.sortition import limit_forecast_elements
@@ -62,23 +63,27 @@ def test_improvers_climb_in_and_degraders_fall_out() -> None:
     assert share.loc["degrader", True] < share.loc["crowd", True], share
 
 
-def test_forecast_elements_follow_the_chain_rule_for_full_and_partial_forecasts() -> None:
+@pytest.mark.parametrize("inferers, named", [(30, 0.5), (400, 0.02)])
+def test_forecast_elements_follow_the_chain_rule_for_full_and_partial_forecasts(
+    inferers: int, named: float
+) -> None:
     """The model's element limit (one selection per topic for forecasts naming every inferer)
     keeps what ``limit_forecast_elements`` keeps, forecast by forecast, also for forecasts that
-    name only some inferers."""
+    name only some inferers — half of 30, or a few of 400 (the sparse selection)."""
     m = AlloraModel(
         allora_sim.scenario(
             "epochs=8",
             "n_topics=3",
             "output.progress=false",
-            "population.inferers.0.count=30",
+            f"population.inferers.0.count={inferers}",
         )
     )
     m.run(6)  # some score EMAs stored, others still absent (read as 0)
     t, k, n = m.n_topics, m.sizes[1], m.sizes[0]
     rng = np.random.default_rng(5)
     forecast = rng.normal(size=(t, k, n))
-    forecast[0, 0, rng.random(n) < 0.5] = np.nan  # partial
+    forecast[:, 2:, rng.random(n) > named] = np.nan  # partial
+    forecast[0, 0, rng.random(n) < 1.0 - named] = np.nan  # partial
     forecast[1, 1, : n - 1] = np.nan  # a single element
     forecast[2, 0] = np.nan  # none
     limit = m.params.module.max_elements_per_forecast
