@@ -377,7 +377,14 @@ class ContextAware(_LossTracker):
         here = self.by_regime[np.arange(self.tracked.size), ctx.context[self.tracked]]
         here = np.where(np.isfinite(here), here, self.overall)[self.topic_row]
         s = self.sensitivity[:, None]
-        return s * here + (1 - s) * self.overall[self.topic_row] + self._noise(here.shape)
+        # s·here + (1 − s)·overall (+ noise), in place: (members, registered inferers) arrays
+        # are large when thousands of inferers are registered
+        here *= s
+        overall = self.overall[self.topic_row]
+        overall *= 1 - s
+        here += overall
+        here += self._noise(here.shape)
+        return here
 
 
 # ---------------------------------------------------------------------------------------------
