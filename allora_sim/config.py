@@ -320,12 +320,13 @@ def _world(w: WorldConfig, epochs: int) -> WorldConfig:
             w.ground_truth_lag,
             f"must be an integer >= world.epoch_length ({w.epoch_length})",
         )
-    if math.ceil(w.ground_truth_lag / w.epoch_length) > epochs:
+    # an epoch's reputer nonce closes one epoch after its ground truth is revealed
+    if math.ceil(w.ground_truth_lag / w.epoch_length) >= epochs:
         raise _fail(
             "world.ground_truth_lag",
             w.ground_truth_lag,
-            f"must let an epoch close within the run: at most epochs × world.epoch_length "
-            f"({epochs * w.epoch_length} blocks)",
+            f"must let an epoch close within the run: at most (epochs − 1) × "
+            f"world.epoch_length ({(epochs - 1) * w.epoch_length} blocks)",
         )
     _finite("world.drift", w.drift)
     _finite("world.volatility", w.volatility, lo=0.0, lo_open=True)

@@ -9,13 +9,17 @@ Each :meth:`AlloraModel.step` is one epoch of every topic, in the chain's order:
    chain's merit sortition admits at most ``MaxTopInferersToReward`` inferers and
    ``MaxTopForecastersToReward`` forecasters per topic (:mod:`allora_sim.active_sets`), and
    forecast elements are limited to the top ``MaxElementsPerForecast`` inferers by score EMA;
-3. the network inferences are synthesised from the state the topic has stored so far
-   (:func:`allora_sim.core.synthesize`, the chain's query);
-4. once an epoch's ground-truth lag has passed, reputers report the losses of its network
-   inferences (at most ``MaxTopReputersToReward`` admitted), and
-   :func:`allora_sim.core.run_topic_epoch` closes it: network losses, regrets, scores, rewards;
-5. payouts are booked (workers' balances; reputers' kept reward is re-staked, as on chain) and
-   the epoch is recorded.
+3. at the epoch's end, the epoch whose reputer nonce is due closes — ``GroundTruthLag +
+   EpochLength`` blocks after its worker nonce, i.e. ``lag`` epochs back, as the chain's
+   ``UpdateReputerNonce`` does: its reputers report the losses of its network inferences (at
+   most ``MaxTopReputersToReward`` admitted), the topics' epoch end sets weights and rewards,
+   and :func:`allora_sim.core.run_topic_epoch` closes it: network losses, regrets, scores,
+   rewards; payouts are booked (workers' balances; reputers' kept reward is re-staked, as on
+   chain) and the epoch is recorded;
+4. then the ground truth of the epoch ``lag − 1`` back is revealed: its network inferences are
+   synthesised from the state stored so far — the regrets of the epochs up to the one before
+   it (:func:`allora_sim.core.synthesize`, the query its reputers make) — and the participants
+   see its losses from the next epoch on.
 
 All topics go through the core together (batch axis = topics); the core sees only the active
 participants, in ascending order of their registration slot (the chain's address order), and the
@@ -118,7 +122,8 @@ def _spread(values: np.ndarray, ids: np.ndarray, width: int) -> np.ndarray:
 
 @dataclass
 class _Pending:
-    """An epoch whose ground truth is not yet revealed."""
+    """An epoch whose reputer nonce is not yet closed. ``network`` (the network inferences)
+    and ``exact`` (their exact losses) are set when its ground truth is revealed."""
 
     epoch: int
     nonce: int
@@ -126,8 +131,9 @@ class _Pending:
     forecaster_ids: np.ndarray
     inference: np.ndarray
     forecast: np.ndarray
-    network: Any
     fees: np.ndarray  # consumers' fees paid in the epoch (ALLO per topic)
+    network: Any = None
+    exact: ValueBundle | None = None
 
 
 class AlloraModel(mesa.Model):
@@ -176,6 +182,7 @@ class AlloraModel(mesa.Model):
         empty = np.zeros((self.n_topics, 0), dtype=np.int64)
         self.store = TopicState.new(empty, empty, empty, window=mp.max_samples_to_scale_scores)
         self.topic_reward = np.zeros(self.n_topics)  # E_t distributed in the last step (uallo)
+        self.topic_offer = np.zeros(self.n_topics)  # E_t of every active topic, paid or not
         self.reward_pool = 0.0  # the rewards account's balance distributed at the last epoch
         self.fees_paid = np.zeros(self.n_topics)
         self._genesis()
@@ -342,16 +349,28 @@ class AlloraModel(mesa.Model):
         inf_ids, fc_ids = compact(inf_active), compact(fc_active)
         inf_c = _take(inference, inf_ids)
         fc_c = _take_forecasts(forecast, fc_ids, inf_ids)
-        # synthesis reads no reputer state: keep the store's reputers as they are
-        part, self.store = gather(self.store, inf_ids, fc_ids, self.store.reputer_ids)
-        network = self._synthesize(part, inf_c, fc_c)
-        self._pending.append(
-            _Pending(e, nonce, inf_ids, fc_ids, inf_c, fc_c, network, self.fees_paid)
+        self._pending.append(_Pending(e, nonce, inf_ids, fc_ids, inf_c, fc_c, self.fees_paid))
+
+        # The epoch's end (block n_{e+1}): the reputer nonce whose window has passed closes —
+        # GroundTruthLag + EpochLength after its worker nonce, i.e. of epoch e − lag — with
+        # the topics' epoch end (weights, emission, rewards); then the ground truth of epoch
+        # e − lag + 1 is revealed and its reputers query the network inferences.
+        if self._pending[0].epoch <= e - self.lag:
+            self._settle(self._pending.pop(0), ctx)
+        else:
+            self._topic_rewards(e, closing=np.zeros(self.n_topics, dtype=bool))
+        # participants judge a topic by what it offers (its share of the emission), paid or not
+        seen = np.isfinite(self.reward_ewma)
+        offered = self.topic_offer / UALLO_PER_ALLO
+        self.reward_ewma = np.where(
+            seen,
+            0.1 * offered + 0.9 * self.reward_ewma,
+            np.where(offered > 0, offered, np.inf),
         )
         self._revealed = None
-        self.topic_reward = np.zeros(self.n_topics)  # what the epochs closed now distribute
-        while self._pending and self._pending[0].epoch <= e - self.lag + 1:
-            self._settle(self._pending.pop(0), ctx, inference)
+        for pend in self._pending:
+            if pend.network is None and pend.epoch <= e - self.lag + 1:
+                self._reveal(pend)
         self.recorder.record_economy(e, self.fees_paid)
         self.epoch += 1
 
@@ -400,18 +419,41 @@ class AlloraModel(mesa.Model):
             mp.epsilon_safe_div,
         )
 
-    def _settle(self, pend: _Pending, ctx: EpochContext, _inference: np.ndarray) -> None:
-        """Close an epoch whose ground truth is revealed: reports, core, payouts, records."""
+    def _reveal(self, pend: _Pending) -> None:
+        """The ground truth of ``pend``'s epoch is revealed: the network inferences reputers
+        query now (synthesised from the regrets of the epochs closed so far — up to the previous
+        epoch, as on chain) and their exact losses; the participants see the revealed losses
+        from the next epoch on."""
         s = pend.epoch
+        # synthesis reads no reputer state: keep the store's reputers as they are
+        part, self.store = gather(
+            self.store, pend.inferer_ids, pend.forecaster_ids, self.store.reputer_ids
+        )
+        pend.network = self._synthesize(part, pend.inference, pend.forecast)
         truth = self.world.truth[:, s]
-        loss = self.world.loss
-
-        m = self.sizes[2]
-        n_a, k_a = pend.inferer_ids.shape[1], pend.forecaster_ids.shape[1]
         # every entry's exact loss at once, on the flat bundle (the loss is elementwise)
         values = pend.network.values.flat()
-        exact_flat = np.where(np.isfinite(values), loss(values, truth[:, None]), np.nan)
-        exact_losses = ValueBundle.from_flat(exact_flat, n_a, k_a)
+        exact_flat = np.where(np.isfinite(values), self.world.loss(values, truth[:, None]), np.nan)
+        n_a, k_a = pend.inferer_ids.shape[1], pend.forecaster_ids.shape[1]
+        pend.exact = exact = ValueBundle.from_flat(exact_flat, n_a, k_a)
+        self._revealed = Revealed(
+            epoch=s,
+            truth=truth,
+            context=self.world.context[:, s],
+            inference=_spread(pend.inference, pend.inferer_ids, self.sizes[0]),
+            inferer_loss=_spread(exact.inferer, pend.inferer_ids, self.sizes[0]),
+            network_loss=exact.combined,
+        )
+
+    def _settle(self, pend: _Pending, ctx: EpochContext) -> None:
+        """Close an epoch's reputer nonce at the current epoch's end: reports, the topics' epoch
+        end and rewards, core, payouts, records."""
+        s = pend.epoch
+        truth = self.world.truth[:, s]
+        m = self.sizes[2]
+        n_a, k_a = pend.inferer_ids.shape[1], pend.forecaster_ids.shape[1]
+        exact_losses = pend.exact
+        assert exact_losses is not None  # revealed an epoch earlier (lag ≥ 1)
         shape = (self.n_topics, m, 2 + 2 * n_a + k_a * (n_a + 3))
         groups = self.groups["reputers"]
         if self._reports_in_grid:
@@ -433,7 +475,7 @@ class AlloraModel(mesa.Model):
             "reputers", eligible, self.store.reputer_score_quantile, pend.nonce
         )
         rep_ids = compact(rep_active)
-        self.topic_reward = self._topic_rewards(pend.epoch)
+        self._topic_rewards(ctx.epoch, closing=has_inferences)
         # a topic inactivated at this epoch end is neither rewarded nor scored: the chain closes
         # no reputer nonce for it (GetAndUpdateActiveTopicWeights skips it), so no reports count
         reports[~self.economy.active] = np.nan
@@ -446,13 +488,6 @@ class AlloraModel(mesa.Model):
         delegated_c = np.nan_to_num(_take(self.economy.stake.delegated_stake(), rep_ids))
         part, self.store = gather(self.store, pend.inferer_ids, pend.forecaster_ids, rep_ids)
         part = self._with_registry_emas(part)
-        seen = np.isfinite(self.reward_ewma)
-        allocated = self.topic_reward / UALLO_PER_ALLO
-        self.reward_ewma = np.where(
-            seen,
-            0.1 * allocated + 0.9 * self.reward_ewma,
-            np.where(allocated > 0, allocated, np.inf),
-        )
         inputs = EpochInputs(
             inferer_ids=pend.inferer_ids,
             inference=pend.inference,
@@ -468,7 +503,7 @@ class AlloraModel(mesa.Model):
         self.store = scatter(self.store, part)
         self._write_emas(outcome, pend, rep_ids)
         self._book(outcome, pend, rep_ids)
-        self._refresh_reputer_share(outcome, pend.epoch)
+        self._refresh_reputer_share(outcome, ctx.epoch)
         self.recorder.record(
             s,
             truth,
@@ -479,14 +514,6 @@ class AlloraModel(mesa.Model):
             rep_reports,
             rep_ids,
             pend.fees,
-        )
-        self._revealed = Revealed(
-            epoch=s,
-            truth=truth,
-            context=self.world.context[:, s],
-            inference=_spread(pend.inference, pend.inferer_ids, self.sizes[0]),
-            inferer_loss=_spread(exact_losses.inferer, pend.inferer_ids, self.sizes[0]),
-            network_loss=exact_losses.combined,
         )
 
     def _with_registry_emas(self, part: TopicState) -> TopicState:
@@ -593,32 +620,40 @@ class AlloraModel(mesa.Model):
         to_reputers = float(np.nansum(outcome.reputers_reward))
         eco.reputers_percent = to_reputers / self.reward_pool
 
-    def _topic_rewards(self, epoch: int) -> np.ndarray:
+    def _topic_rewards(self, epoch: int, closing: np.ndarray) -> None:
         """The epoch end of the active topics and their rewards (§6.1, §7.1–§7.2): weights,
         drip, inactivation, then this epoch's emission funds the rewards account and is split by
         weight (``emission=chain``), or every rewarded topic gets ``topic_reward``
-        (``emission=fixed``). Returns E_t per topic (uallo, float; 0 when not rewarded)."""
+        (``emission=fixed``). Only topics with a reputer nonce closing now (``closing``: the
+        closed epoch had inferences) are rewarded; EmitRewards skips the others, and their
+        share stays in the rewards account. Sets E_t per topic (uallo, float): ``topic_reward``
+        (0 when not rewarded), and ``topic_offer`` — every active topic's, rewarded or not."""
         eco = self.economy
         weights = eco.close_epoch()
-        rewarded = eco.active & (weights > 0)
-        first_block = epoch * self.epoch_length + 1
+        offering = eco.active & (weights > 0)
+        rewarded = offering & closing
         if self.scenario.economy.emission.value == "chain":
-            per_block = eco.emit(first_block, self.epoch_length)
+            per_block = eco.emit(epoch * self.epoch_length + 1, self.epoch_length)
             self.reward_pool = float(eco.ledger.balance(eco.module["rewards"]))
-            out = np.zeros(self.n_topics)
-            if rewarded.any() and eco.weight_sum > 0:
-                out[rewarded] = core_topics.topic_rewards(
-                    weights[rewarded],
-                    eco.weight_sum,
-                    float(per_block),
-                    self.epoch_length,
-                    float(eco.ledger.balance(eco.module["rewards"])),
-                )
-            return np.floor(out)
+
+            def shares(topics: np.ndarray) -> np.ndarray:
+                out = np.zeros(self.n_topics)
+                if topics.any() and eco.weight_sum > 0:
+                    out[topics] = core_topics.topic_rewards(
+                        weights[topics],
+                        eco.weight_sum,
+                        float(per_block),
+                        self.epoch_length,
+                        self.reward_pool,
+                    )
+                return np.floor(out)
+
+            self.topic_offer, self.topic_reward = shares(offering), shares(rewarded)
+            return
         amount = self.scenario.topic_reward * UALLO_PER_ALLO
-        out = np.floor(np.where(rewarded, amount, 0.0))  # E_t in uallo
-        eco.fund_fixed(sum(int(x) for x in out[rewarded].tolist()))
-        return out
+        self.topic_offer = np.floor(np.where(offering, amount, 0.0))
+        self.topic_reward = np.where(rewarded, self.topic_offer, 0.0)  # E_t in uallo
+        eco.fund_fixed(sum(int(x) for x in self.topic_reward[rewarded].tolist()))
 
     def _data_fees(
         self, inference: np.ndarray, forecast: np.ndarray

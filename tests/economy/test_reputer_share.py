@@ -14,7 +14,7 @@ def test_reputer_share_is_set_at_each_month_boundary_from_that_epochs_rewards() 
     bpm, length = m.economy.blocks_per_month, m.epoch_length
     genesis = m.economy.reputers_percent
     shares, expected = [], []
-    for _ in range(120):
+    for step in range(120):
         m.step()
         shares.append(m.economy.reputers_percent)
         frame = m.epochs_frame()
@@ -22,7 +22,8 @@ def test_reputer_share_is_set_at_each_month_boundary_from_that_epochs_rewards() 
             expected.append(None)
             continue
         settled = int(frame["epoch"].max())  # the epoch whose rewards were paid in this step
-        first, last = settled * length + 1, (settled + 1) * length
+        assert settled == step - m.lag
+        first, last = step * length + 1, (step + 1) * length  # the blocks of this step
         if last // bpm != (first - 1) // bpm:  # a multiple of BlocksPerMonth in its blocks
             paid = frame.loc[frame["epoch"] == settled, "reputers_reward"].sum()
             expected.append(paid * 1e18 / m.reward_pool)

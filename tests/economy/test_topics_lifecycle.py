@@ -69,13 +69,16 @@ def test_topics_beyond_the_room_take_turns() -> None:
     """At the chain's MaxActiveTopicsPerBlock = 1 and 12-block epochs there are 12 places: with
     15 paying topics never more than 12 are active, only those get worker nonces (inferences)
     and rewards, the rest fail with "no inferences"; a waiting topic whose weight reaches the
-    lightest active one's takes its place, so every topic gets its turn (§7.3)."""
+    lightest active one's takes its place (§7.3), and an epoch is rewarded only if its topic
+    is still active when the epoch closes."""
     from allora_sim.core import RewardError
 
     m = AlloraModel(allora_sim.scenario("n_topics=15", "epochs=60", "output.progress=false"))
     eco = m.economy
+    active = []
     for _ in range(m.scenario.epochs):
         m.step()
+        active.append(eco.active.copy())
         assert eco.active.sum() <= 12
         # the weight sum stays the total of the active topics' previous weights
         assert eco.weight_sum == pytest.approx(np.nansum(eco.prev_weight[eco.active]), rel=1e-9)
@@ -84,7 +87,12 @@ def test_topics_beyond_the_room_take_turns() -> None:
     assert (served.groupby(ep["epoch"]).sum() == 12).all()
     assert (ep.loc[~served, "reward_error"] == RewardError.NO_INFERENCES).all()
     assert (ep.loc[~served, "topic_reward"] == 0).all()
-    assert ep.loc[ep["topic_reward"] > 0, "topic"].nunique() == 15
+    # every topic is served at some point; an epoch is rewarded only if its topic is still
+    # active when the epoch closes, one epoch later (UpdateNoncesOfActiveTopics)
+    active_at_close = np.array(active)[ep["epoch"] + 1, ep["topic"]]
+    assert np.array(active).any(axis=0).all()
+    assert (ep.loc[~active_at_close, "topic_reward"] == 0).all()
+    assert (ep.loc[served & active_at_close & (ep["epoch"] > 0), "topic_reward"] > 0).all()
 
 
 def test_a_topic_inactivated_at_its_epoch_end_is_not_scored() -> None:
@@ -107,11 +115,12 @@ def test_a_topic_inactivated_at_its_epoch_end_is_not_scored() -> None:
         if not m.economy.active[0]:
             off = e
             break
-        # every epoch while active is scored and rewarded
-        assert m.epochs_frame()["reward_error"].iloc[-1] == (3 if e == 0 else 0)
+        # every epoch closed while active is scored and rewarded (epoch e − 1 closes in e)
+        if e > 0:
+            assert m.epochs_frame()["reward_error"].iloc[-1] == (3 if e == 1 else 0)
     assert off is not None and off > 10  # inactivated once the fees had dripped away
     row = m.epochs_frame().iloc[-1]
-    assert row["epoch"] == off and row["topic_reward"] == 0.0
+    assert row["epoch"] == off - 1 and row["topic_reward"] == 0.0
     assert row["reward_error"] == 1  # no network loss: no reputer nonce was closed
     after = m.store
     np.testing.assert_array_equal(after.network_loss, before.network_loss)

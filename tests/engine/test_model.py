@@ -41,8 +41,8 @@ def test_stepping_in_pieces_equals_one_run() -> None:
     parts = AlloraModel(allora_sim.scenario("epochs=30", "seed=1"))
     for _ in range(12):
         parts.step()
-    mid = parts.epochs_frame()
-    assert len(mid) == 12 and mid["epoch"].tolist() == list(range(12))
+    mid = parts.epochs_frame()  # epoch s closes at the end of epoch s + 1 (lag of one epoch)
+    assert len(mid) == 11 and mid["epoch"].tolist() == list(range(11))
     parts.run()  # the remaining epochs
     pd.testing.assert_frame_equal(whole.epochs_frame(), parts.epochs_frame())
     with pytest.raises(RuntimeError, match="world path has 30 epochs"):
@@ -77,8 +77,8 @@ def test_a_longer_run_extends_a_shorter_one(overrides: tuple[str, ...]) -> None:
 def test_tables_are_tidy_and_consistent() -> None:
     m = _run("epochs=25", "n_topics=2")
     ep, ag = m.epochs_frame(), m.agents_frame()
-    assert set(ep["topic"]) == {0, 1} and len(ep) == 50
-    assert ep.groupby("topic")["epoch"].apply(list).tolist() == [list(range(25))] * 2
+    assert set(ep["topic"]) == {0, 1} and len(ep) == 48  # the last epoch is not closed yet
+    assert ep.groupby("topic")["epoch"].apply(list).tolist() == [list(range(24))] * 2
     # agents: every participant of both topics every epoch
     per_epoch = ag.groupby("epoch").size().unique()
     assert per_epoch.tolist() == [2 * (5 + 3 + 5)]
@@ -94,16 +94,17 @@ def test_tables_are_tidy_and_consistent() -> None:
     # the first epoch of a topic is the chain's median mode and pays nothing
     assert (ep.loc[ep["epoch"] == 0, "reward_error"] != 0).all()
     # balances: the starting 1 ALLO, less registration and data-sending fees (uallo), plus
-    # the cumulative rewards
+    # the cumulative rewards (epoch 23's row is recorded when it closes, at the end of the
+    # 25th epoch: 25 payloads sent by then)
     inf = ag[(ag["role"] == "inferer") & (ag["topic"] == 0)]
-    last = inf[inf["epoch"] == 24].set_index("agent")["balance"]
+    last = inf[inf["epoch"] == 23].set_index("agent")["balance"]
     earned = inf.groupby("agent")["reward"].sum().loc[last.index]
     fees = (200 + 10 * 25) / 1e18
     np.testing.assert_allclose(last - earned, 1.0 - fees, rtol=1e-12, atol=1e-9)
     # reputers re-stake what they keep
     rep = ag[(ag["role"] == "reputer") & (ag["topic"] == 0)].set_index(["agent", "epoch"])
     first = rep.xs(0, level="epoch")["stake"]
-    end = rep.xs(24, level="epoch")["stake"]
+    end = rep.xs(23, level="epoch")["stake"]
     np.testing.assert_allclose(
         end - first,
         rep.groupby(level="agent")["reward"].sum().loc[end.index]
@@ -112,9 +113,55 @@ def test_tables_are_tidy_and_consistent() -> None:
     )
 
 
+@pytest.mark.parametrize("lag", [1, 2])
+def test_epochs_close_and_are_admitted_on_the_chains_schedule(lag: int) -> None:
+    """An epoch's reputer nonce closes GroundTruthLag + EpochLength after its worker nonce
+    (UpdateReputerNonce): at the end of epoch s + lag. So the scores, EMAs and quantiles that
+    admit round e's workers are those of the epochs closed by the end of e − 1 (up to
+    e − 1 − lag), and the synthesis of epoch s — queried once its ground truth is revealed, an
+    epoch before it closes — reads the regrets of the epochs up to s − 1."""
+    m = AlloraModel(
+        allora_sim.scenario(
+            "epochs=12",
+            "population.inferers.0.count=40",  # more than the 32 places: admission decides
+            f"world.ground_truth_lag={12 * lag}",
+            "output.progress=false",
+        )
+    )
+    log: list[tuple[str, int, int]] = []
+    admit, write = m.sets.admit, m.sets.write
+    m.sets.admit = lambda cls, *a: log.append(("admit", m.epoch, a[-1])) or admit(cls, *a)  # type: ignore[method-assign]
+    m.sets.write = lambda cls, *a: log.append(("write", m.epoch, a[-1])) or write(cls, *a)  # type: ignore[method-assign]
+    synth = m._synthesize
+    seen: dict[int, float] = {}
+
+    def spy(part, inference, forecast):  # type: ignore[no-untyped-def]
+        seen[len(seen)] = float(part.network_loss[0])
+        return synth(part, inference, forecast)
+
+    m._synthesize = spy  # type: ignore[method-assign]
+    m.run()
+    for kind, step, nonce in log:
+        if kind == "write":  # scores of the epoch closing at this step's end, at its nonce
+            assert nonce == m.nonce(step - lag), (step, nonce)
+        else:  # worker rounds at this step's nonce, reputer rounds at the closing epoch's
+            assert nonce in (m.nonce(step), m.nonce(step - lag)), (step, nonce)
+    first_write = min(step for kind, step, _ in log if kind == "write")
+    assert first_write == lag
+    # every admission of round e precedes the write of step e: round e saw closes ≤ e − 1 − lag
+    order = [(step, kind) for kind, step, nonce in log if nonce == m.nonce(step) or kind == "write"]
+    assert order == sorted(order, key=lambda x: (x[0], x[1] == "write"))
+    # epoch 0 has no network loss yet (median mode); epoch s ≥ 1 reads epoch s − 1's
+    net = m.epochs_frame().set_index("epoch")["chain_network_loss"]
+    assert np.isnan(seen[0])
+    for s in range(1, len(net)):
+        assert seen[s] == net[s - 1], s
+
+
 def test_rows_with_a_lag_of_several_epochs_hold_their_own_epoch() -> None:
-    """With ground truth three epochs late, epoch s is closed at the end of epoch s + 2: its
-    epochs row still holds the fees paid in s, and the economy has a row for every epoch."""
+    """With ground truth three epochs late, epoch s is closed at the end of epoch s + 3 (its
+    reputers report during epoch s + 3, as on chain): its epochs row still holds the fees paid
+    in s, and the economy has a row for every epoch."""
     m = _run(
         "epochs=10",
         "world.ground_truth_lag=36",
@@ -122,14 +169,14 @@ def test_rows_with_a_lag_of_several_epochs_hold_their_own_epoch() -> None:
         " params: {amount: 2.0, stop_epoch: 5}}]",
     )
     ep, eco = m.epochs_frame(), m.economy_frame()
-    assert ep["epoch"].tolist() == list(range(8))
-    assert ep["fees"].tolist() == [2.0] * 5 + [0.0] * 3
+    assert ep["epoch"].tolist() == list(range(7))
+    assert ep["fees"].tolist() == [2.0] * 5 + [0.0] * 2
     assert eco["epoch"].tolist() == list(range(10))
     assert eco["fees"].tolist() == [2.0] * 5 + [0.0] * 5
-    # the rewards of epoch s are distributed when it closes, in epoch s + 2
+    # the rewards of epoch s are distributed when it closes, in epoch s + 3
     rewarded = ep.loc[ep["reward_error"] == 0, "epoch"].to_numpy()
     paid = eco.set_index("epoch")["topic_reward"]
-    assert (paid.loc[rewarded + 2] > 0).all() and (paid.loc[[0, 1]] == 0).all()
+    assert (paid.loc[rewarded + 3] > 0).all() and (paid.loc[[0, 1, 2]] == 0).all()
 
 
 def test_default_network_beats_median_inferer_and_naive_network() -> None:

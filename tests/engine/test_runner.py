@@ -26,7 +26,7 @@ def test_run_writes_the_result_files(tmp_path: Path, capsys) -> None:
         "naive",
         "best inferer",
         "median inferer",
-        "rewarded      19 of 20 topic-epochs (unrewarded: no inferer scores 1)",
+        "rewarded      18 of 19 topic-epochs (unrewarded: no inferer scores 1)",
         "reward share",
         "reward Gini",
         f"results: {out}",
@@ -43,7 +43,8 @@ def test_run_writes_the_result_files(tmp_path: Path, capsys) -> None:
     }
     ep = pd.read_parquet(out / "epochs.parquet")
     ag = pd.read_parquet(out / "agents.parquet")
-    assert len(ep) == 20 and len(ag) == 20 * 13  # written in 3 row groups
+    # epochs 0..18 closed (the last one's reputers report in the next epoch)
+    assert len(ep) == 19 and len(ag) == 19 * 13  # written in 3 row groups
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["seed"] == 0 and manifest["versions"]["numpy"]
     assert "mechanism" in (out / "config.yaml").read_text()
@@ -125,13 +126,13 @@ def test_tables_keep_their_types_when_the_first_flush_has_no_rows(
     )
     run_scenario(sc, out)
     res = load(out)
-    assert len(res.epochs) == 4  # epochs 0..3 settled by the end of epoch 5
+    assert len(res.epochs) == 3  # epochs 0..2 closed by the end of epoch 5
     for frame in (res.epochs, res.economy) + ((res.agents,) if agents else ()):
         for col in ("run", "topic", "epoch"):
             assert frame[col].dtype == "int64", col
     assert res.epochs["reward_error"].dtype == "int64"
     if agents:
-        assert res.agents["role"].dtype == "category" and len(res.agents) == 4 * 13
+        assert res.agents["role"].dtype == "category" and len(res.agents) == 3 * 13
 
 
 def test_a_table_without_rows_is_typed(tmp_path: Path) -> None:
@@ -238,16 +239,17 @@ def test_summary_counts_participants_and_does_not_depend_on_agent_rows(tmp_path:
 
 def test_naive_inference_is_not_recorded_in_the_median_mode(tmp_path: Path) -> None:
     """In the first epoch (no network loss yet) the chain returns the median and a placeholder
-    naive value of 0: the tables hold NaN there, not a loss of predicting 0."""
+    naive value of 0: the tables hold NaN there, not a loss of predicting 0. With a lag of two
+    epochs, epoch 1's network inferences are queried after epoch 0 closed: not median mode."""
     summary = run_scenario(
         allora_sim.scenario("epochs=6", "world.ground_truth_lag=24", "output.progress=false"),
         tmp_path / "run",
     )
     ep = load(tmp_path / "run").epochs
-    assert ep["naive_inference"].isna().tolist() == [True, True, False, False, False]
-    assert ep["naive_loss"].isna().tolist() == [True, True, False, False, False]
-    assert summary["naive_loss"] == pytest.approx(ep["naive_loss"].iloc[2:].mean())
-    assert summary["epochs"] == 6 and summary["settled_epochs"] == 5
+    assert ep["naive_inference"].isna().tolist() == [True, False, False, False]
+    assert ep["naive_loss"].isna().tolist() == [True, False, False, False]
+    assert summary["naive_loss"] == pytest.approx(ep["naive_loss"].iloc[1:].mean())
+    assert summary["epochs"] == 6 and summary["settled_epochs"] == 4
 
 
 def test_sweeps_and_runs_into_one_directory_replace_each_other(tmp_path: Path, capsys) -> None:
@@ -259,7 +261,7 @@ def test_sweeps_and_runs_into_one_directory_replace_each_other(tmp_path: Path, c
     assert load(root).swept == ["population.inferers.0.params.error"]
     assert main(["epochs=6", f"output.dir={root}", "output.progress=false"]) == 0
     res = load(root)
-    assert res.swept == [] and res.epochs["epoch"].max() == 5
+    assert res.swept == [] and res.epochs["epoch"].max() == 4
     capsys.readouterr()
     for bad in (
         ["--multirun", "mechanism.p_norm=interval(2,4)", *args],
