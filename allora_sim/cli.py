@@ -143,6 +143,16 @@ def _print_summary(name: str, summary: dict[str, Any], path: Path) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """``allora-sim``: run the default scenario, or the one the overrides describe."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:  # at any moment: while composing, validating or running
+        print(
+            "\nallora-sim: interrupted (no complete table was left half-written)", file=sys.stderr
+        )
+        return 130
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = argparse.ArgumentParser(
         prog="allora-sim",
         description="Run an allora_sim scenario. Overrides use Hydra syntax, e.g. "
@@ -222,11 +232,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, ValueError, OSError) as exc:
         print(f"allora-sim: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print(
-            "\nallora-sim: interrupted (no complete table was left half-written)", file=sys.stderr
-        )
-        return 130
 
 
 def report_main(argv: Sequence[str] | None = None) -> int:

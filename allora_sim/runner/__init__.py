@@ -10,12 +10,14 @@ their overrides. Every file is written atomically (:mod:`allora_sim.runner.io`).
 from __future__ import annotations
 
 import importlib.metadata
+import multiprocessing
 import platform
+import signal
 import sys
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -158,6 +160,11 @@ class Job:
     scenario: Scenario
 
 
+def _ignore_interrupts() -> None:
+    """Sweep workers leave Ctrl-C to the parent, which ends them (and the pending jobs)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 def _run_job(job: Job, root: Path, progress: bool) -> dict[str, Any]:
     summary = run_scenario(
         job.scenario,
@@ -187,10 +194,10 @@ def run_jobs(
             if on_done:
                 on_done(res)
     else:
-        with ProcessPoolExecutor(max_workers=processes) as pool:
-            futures = [pool.submit(_run_job, job, root, False) for job in jobs]
-            for fut in futures:
-                res = fut.result()
+        # on an exception (Ctrl-C included) leaving the block terminates the workers: no
+        # pending job starts and the running ones stop, leaving only their partial files
+        with multiprocessing.get_context().Pool(processes, _ignore_interrupts) as pool:
+            for res in pool.imap(partial(_run_job, root=root, progress=False), jobs):
                 results.append(res)
                 if on_done:
                     on_done(res)

@@ -345,3 +345,35 @@ def test_bad_process_count_and_interrupt_are_one_line(tmp_path: Path, monkeypatc
     assert main(["epochs=2", f"output.dir={tmp_path / 'r'}"]) == 130
     err = capsys.readouterr().err.strip()
     assert err == "allora-sim: interrupted (no complete table was left half-written)"
+
+
+def test_ctrl_c_stops_a_parallel_sweep_at_once(tmp_path: Path) -> None:
+    """Ctrl-C (SIGINT to the terminal's process group) ends a sweep over processes within a
+    moment: the running jobs stop, the pending ones never start, no sweep.json, exit 130."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    root = tmp_path / "sweep"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "allora_sim.cli", "--multirun", "--processes", "2",
+         "seed=0,1,2,3", "epochs=3000", f"output.dir={root}"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    assert proc.stdout is not None
+    assert proc.stdout.readline().startswith("sweep of 4 runs")
+    time.sleep(1.0)  # the first two jobs are running
+    start = time.monotonic()
+    os.killpg(proc.pid, signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert time.monotonic() - start < 10
+    assert proc.returncode == 130, err
+    assert err.strip() == "allora-sim: interrupted (no complete table was left half-written)"
+    assert not (root / "sweep.json").exists()
+    assert not list(root.rglob("*.parquet")) and not list(root.rglob("summary.json"))
