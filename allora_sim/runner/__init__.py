@@ -14,6 +14,7 @@ import multiprocessing
 import platform
 import signal
 import sys
+import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -194,9 +195,18 @@ def run_jobs(
             if on_done:
                 on_done(res)
     else:
-        # on an exception (Ctrl-C included) leaving the block terminates the workers: no
-        # pending job starts and the running ones stop, leaving only their partial files
-        with multiprocessing.get_context().Pool(processes, _ignore_interrupts) as pool:
+        # The workers ignore Ctrl-C from their start (a spawned interpreter inherits the
+        # ignored signal: Mesa sets the "spawn" start method), and on an exception, Ctrl-C
+        # included, leaving the block terminates them: no pending job starts and the running
+        # ones stop, leaving only their partial files.
+        main_thread = threading.current_thread() is threading.main_thread()
+        previous = signal.signal(signal.SIGINT, signal.SIG_IGN) if main_thread else None
+        try:
+            pool = multiprocessing.get_context().Pool(processes, _ignore_interrupts)
+        finally:
+            if main_thread:
+                signal.signal(signal.SIGINT, previous or signal.default_int_handler)
+        with pool:
             for res in pool.imap(partial(_run_job, root=root, progress=False), jobs):
                 results.append(res)
                 if on_done:
