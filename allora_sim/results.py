@@ -2,7 +2,8 @@
 
 ``load(path)`` accepts a run directory (``epochs.parquet`` …) or a sweep directory
 (``sweep.json`` + one directory per job) and returns the tables of all runs in one frame each,
-keyed by ``run``; for a sweep, each swept override becomes a column (``mechanism.p_norm`` …).
+keyed by ``run``; for a sweep, each swept override becomes a column (``mechanism.p_norm`` …),
+named ``config.<key>`` when the key is also a column or summary name (``config.topic_reward``).
 """
 
 from __future__ import annotations
@@ -55,17 +56,21 @@ def load(path: str | Path) -> Results:
         epochs, agents, economy, rows = [], [], [], []
         swept: list[str] = []
         for job in jobs:
-            params = {}
-            for ov in job["overrides"]:
-                key, _, val = ov.partition("=")
-                key = key.lstrip("+~")
-                params[key] = _value(val)
-                if key not in swept:
-                    swept.append(key)
             run_dir = path / str(job["run"])
             ep = pd.read_parquet(run_dir / "epochs.parquet")
             ag = pd.read_parquet(run_dir / "agents.parquet")
             ec = pd.read_parquet(run_dir / "economy.parquet")
+            # a swept key named like a column or a summary number (topic_reward, epochs …)
+            # becomes config.<key>, never overwriting the data
+            taken = {"run", *ep.columns, *ag.columns, *ec.columns, *_flat(job["summary"])}
+            params = {}
+            for ov in job["overrides"]:
+                key, _, val = ov.partition("=")
+                key = key.lstrip("+~")
+                key = f"config.{key}" if key in taken else key
+                params[key] = _value(val)
+                if key not in swept:
+                    swept.append(key)
             for k, v in params.items():
                 ep[k] = v
                 ag[k] = v

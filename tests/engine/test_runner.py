@@ -377,3 +377,23 @@ def test_ctrl_c_stops_a_parallel_sweep_at_once(tmp_path: Path) -> None:
     assert err.strip() == "allora-sim: interrupted (no complete table was left half-written)"
     assert not (root / "sweep.json").exists()
     assert not list(root.rglob("*.parquet")) and not list(root.rglob("summary.json"))
+
+
+def test_a_swept_key_named_like_a_column_does_not_overwrite_it(tmp_path: Path) -> None:
+    """``topic_reward`` is a config key (the fixed emission's reward per epoch, unused under
+    the chain's emission) and a column (E_t of each closed epoch); ``epochs`` is a config key
+    and a summary number. Swept, they load as config.<key> and the data keep their values."""
+    root = tmp_path / "s"
+    args = ["--multirun", "scenario=economy", "topic_reward=100,200", "epochs=4,5"]
+    assert main([*args, f"output.dir={root}", "output.progress=false"]) == 0
+    res = load(root)
+    assert res.swept == ["config.topic_reward", "config.epochs"]
+    ep = res.epochs
+    assert sorted(ep["config.topic_reward"].unique()) == [100, 200]
+    for run, one in ep.groupby("run"):
+        raw = pd.read_parquet(root / str(run) / "epochs.parquet")
+        np.testing.assert_array_equal(one["topic_reward"], raw["topic_reward"])
+    assert not ep["topic_reward"].isin([100.0, 200.0]).any()  # E_t, not the config value
+    s = res.summaries.set_index("run")
+    assert (s["epochs"] == s["config.epochs"]).all()
+    assert sorted(s["settled_epochs"]) == [3, 3, 4, 4]
