@@ -10,10 +10,12 @@ problems are reported in one line and exit with status 2.
 from __future__ import annotations
 
 import argparse
+import difflib
 import itertools
 import sys
 import time
 from collections.abc import Sequence
+from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,7 +47,7 @@ def _cause_line(exc: BaseException) -> str:
         # only a behaviour's parameters take new keys (their defaults list some of them)
         if hint and ".params." in key:
             line += f" ({hint[0].lower()}{hint[1:]})"
-        return line
+        return line + _key_hint(keyed, key)
     text = str(chain[0]).strip()
     if "Available options" in text:
         head = text.splitlines()[0]
@@ -57,6 +59,24 @@ def _cause_line(exc: BaseException) -> str:
                 break
         return f"{head}; available: {', '.join(opts)}"
     return one_line(chain[0])
+
+
+def _key_hint(err: BaseException, full_key: str) -> str:
+    """A hint for a key the schema does not have: the nearest field name, or how to add a
+    group to a population list (an index past its end)."""
+    obj_type, name = getattr(err, "object_type", None), getattr(err, "key", None)
+    if is_dataclass(obj_type) and isinstance(name, str):
+        names = [f.name for f in fields(obj_type)]
+        near = [] if name in names else difflib.get_close_matches(name, names, n=1)
+        parent = full_key.rpartition(".")[0]
+        return f" (did you mean {parent + '.' if parent else ''}{near[0]}?)" if near else ""
+    if obj_type is list and full_key.startswith("population."):
+        role = full_key.split(".")[1].split("[")[0]
+        return (
+            f" (population.{role} has no group {name}: to add groups give the whole list, "
+            f"population.{role}=[{{name: a, behaviour: …, count: …}}, {{name: b, …}}])"
+        )
+    return ""
 
 
 def compose_scenario(overrides: Sequence[str], config_path: str | None = None) -> Any:
@@ -91,8 +111,15 @@ def expand_sweep(overrides: Sequence[str]) -> tuple[list[list[str]], list[str]]:
         raise ConfigError(_cause_line(exc)) from None
     choices = []
     swept = []
+    seen: dict[str, str] = {}
     for ov in parsed:
         key = ov.get_key_element()
+        bare = key.lstrip("+~")
+        if bare in seen:
+            raise ConfigError(
+                f"{ov.input_line}: {bare} is already given ({seen[bare]}); give each key once"
+            )
+        seen[bare] = ov.input_line or key
         if ov.is_sweep_override():
             try:  # interval(), glob() … are not lists of values
                 values = list(ov.sweep_string_iterator())
@@ -101,11 +128,26 @@ def expand_sweep(overrides: Sequence[str]) -> tuple[list[list[str]], list[str]]:
                     f"{ov.input_line}: a sweep here is a list of values (a,b,c), range() or "
                     "choice()"
                 ) from None
+            if not values:
+                raise ConfigError(f"{ov.input_line}: the sweep has no values")
             choices.append([f"{key}={v}" for v in values])
             swept.append(key)
         else:
             choices.append([ov.input_line or f"{key}={ov.value()}"])
     return [list(combo) for combo in itertools.product(*choices)], swept
+
+
+def _no_sweep(overrides: Sequence[str]) -> None:
+    """A sweep (``seed=0,1``) without ``--multirun`` is one line saying so."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    try:
+        parsed = OverridesParser.create().parse_overrides(list(overrides))
+    except Exception:
+        return  # composing reports the syntax error
+    for ov in parsed:
+        if ov.is_sweep_override():
+            raise ConfigError(f"{ov.input_line} is a sweep: run it with --multirun")
 
 
 def _default_dir(kind: str, name: str) -> Path:
@@ -184,7 +226,11 @@ def _main(argv: Sequence[str] | None) -> int:
 
     from allora_sim.runner import Job, run_jobs, run_scenario
 
+    if args.processes > 1 and not args.multirun:
+        parser.error(f"--processes={args.processes} runs the jobs of a sweep: add --multirun")
     try:
+        if not args.multirun:
+            _no_sweep(args.overrides)
         combos, swept = (
             expand_sweep(args.overrides) if args.multirun else ([list(args.overrides)], [])
         )

@@ -397,3 +397,24 @@ def test_a_swept_key_named_like_a_column_does_not_overwrite_it(tmp_path: Path) -
     s = res.summaries.set_index("run")
     assert (s["epochs"] == s["config.epochs"]).all()
     assert sorted(s["settled_epochs"]) == [3, 3, 4, 4]
+
+
+@pytest.mark.parametrize(
+    "args, needle",
+    [
+        (["--multirun", "seed=0,1", "seed=2,3"], "seed=2,3: seed is already given (seed=0,1)"),
+        (["--multirun", "seed=range(0,0)"], "seed=range(0,0): the sweep has no values"),
+    ],
+)
+def test_sweep_mistakes_are_one_line(args: list[str], needle: str, tmp_path: Path, capsys) -> None:
+    assert main([*args, "epochs=3", f"output.dir={tmp_path / 'x'}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and needle in err[0], err
+    assert not (tmp_path / "x").exists()
+
+
+def test_processes_without_a_sweep_is_refused(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--processes", "2", "epochs=3"])
+    assert exit_info.value.code == 2
+    assert "--processes=2 runs the jobs of a sweep: add --multirun" in capsys.readouterr().err

@@ -70,6 +70,12 @@ def test_overrides_reach_the_mechanism_and_population() -> None:
         ("name=''", "name='' is invalid: must be a non-empty name"),
         # settings under which nothing could happen are refused before the first epoch
         ("world.ground_truth_lag=36", "ground_truth_lag=36 is invalid: must let an epoch close"),
+        ("world.ground_truth_lag=24", "ground_truth_lag=24 is invalid: must let an epoch close"),
+        # a mistyped key names the nearest one; a group index past the list says how to add
+        ("epoch=100", "Key 'epoch' not in 'SimConfig' (did you mean epochs?)"),
+        ("mechanism.pnorm=3", "(did you mean mechanism.p_norm?)"),
+        ("population.inferers.5.count=1", "population.inferers has no group 5: to add groups"),
+        ("seed=0,1", "seed=0,1 is a sweep: run it with --multirun"),
         ("+population.reputers.0.params.topic=5", "topic=5 is invalid: must be < n_topics (1)"),
         (
             "population.inferers=[{name: s, behaviour: regime_specialist, count: 2,"
