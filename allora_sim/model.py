@@ -355,10 +355,12 @@ class AlloraModel(mesa.Model):
         # GroundTruthLag + EpochLength after its worker nonce, i.e. of epoch e − lag — with
         # the topics' epoch end (weights, emission, rewards); then the ground truth of epoch
         # e − lag + 1 is revealed and its reputers query the network inferences.
+        to_reputers = 0.0
         if self._pending[0].epoch <= e - self.lag:
-            self._settle(self._pending.pop(0), ctx)
+            to_reputers = self._settle(self._pending.pop(0), ctx)
         else:
             self._topic_rewards(e, closing=np.zeros(self.n_topics, dtype=bool))
+        self._refresh_reputer_share(to_reputers, e)
         # participants judge a topic by what it offers (its share of the emission), paid or not
         seen = np.isfinite(self.reward_ewma)
         offered = self.topic_offer / UALLO_PER_ALLO
@@ -445,9 +447,9 @@ class AlloraModel(mesa.Model):
             network_loss=exact.combined,
         )
 
-    def _settle(self, pend: _Pending, ctx: EpochContext) -> None:
+    def _settle(self, pend: _Pending, ctx: EpochContext) -> float:
         """Close an epoch's reputer nonce at the current epoch's end: reports, the topics' epoch
-        end and rewards, core, payouts, records."""
+        end and rewards, core, payouts, records. Returns the reputers' total reward (uallo)."""
         s = pend.epoch
         truth = self.world.truth[:, s]
         m = self.sizes[2]
@@ -503,7 +505,6 @@ class AlloraModel(mesa.Model):
         self.store = scatter(self.store, part)
         self._write_emas(outcome, pend, rep_ids)
         self._book(outcome, pend, rep_ids)
-        self._refresh_reputer_share(outcome, ctx.epoch)
         self.recorder.record(
             s,
             truth,
@@ -515,6 +516,7 @@ class AlloraModel(mesa.Model):
             rep_ids,
             pend.fees,
         )
+        return float(np.nansum(outcome.reputers_reward))
 
     def _with_registry_emas(self, part: TopicState) -> TopicState:
         """The admission EMAs (with passive updates) are the stored EMAs the core reads."""
@@ -604,20 +606,25 @@ class AlloraModel(mesa.Model):
             else:
                 eco.payout(role, topics, slots, pay)
 
-    def _refresh_reputer_share(self, outcome: Any, epoch: int) -> None:
+    def _refresh_reputer_share(self, to_reputers: float, epoch: int) -> None:
         """``PreviousPercentageRewardToStakedReputers`` (§9.1), what the mint's cap ê_max reads:
         the chain sets it at a block whose height is a multiple of ``BlocksPerMonth`` to the
         reputers' total reward of that block ÷ the rewards account's balance distributed in it.
         A model epoch stands for ``epoch_length`` blocks and pays its rewards once, so it sets
         the share when a multiple of ``BlocksPerMonth`` falls within its blocks."""
         eco = self.economy
-        if self.scenario.economy.emission.value != "chain" or self.reward_pool <= 0:
+        # EmitRewards returns early without a rewardable (active) topic or an empty treasury;
+        # otherwise it sets the share, 0 when no topic's reputer nonce closed
+        if (
+            self.scenario.economy.emission.value != "chain"
+            or self.reward_pool <= 0
+            or not eco.active.any()
+        ):
             return
         first = epoch * self.epoch_length + 1
         last = first + self.epoch_length - 1
         if last // eco.blocks_per_month == (first - 1) // eco.blocks_per_month:
             return
-        to_reputers = float(np.nansum(outcome.reputers_reward))
         eco.reputers_percent = to_reputers / self.reward_pool
 
     def _topic_rewards(self, epoch: int, closing: np.ndarray) -> None:
@@ -636,19 +643,18 @@ class AlloraModel(mesa.Model):
             per_block = eco.emit(epoch * self.epoch_length + 1, self.epoch_length)
             self.reward_pool = float(eco.ledger.balance(eco.module["rewards"]))
 
-            def shares(topics: np.ndarray) -> np.ndarray:
-                out = np.zeros(self.n_topics)
-                if topics.any() and eco.weight_sum > 0:
-                    out[topics] = core_topics.topic_rewards(
-                        weights[topics],
-                        eco.weight_sum,
-                        float(per_block),
-                        self.epoch_length,
-                        self.reward_pool,
-                    )
-                return np.floor(out)
-
-            self.topic_offer, self.topic_reward = shares(offering), shares(rewarded)
+            # CalcTopicRewards over every rewardable topic, rewarded now or not
+            offer = np.zeros(self.n_topics)
+            if offering.any() and eco.weight_sum > 0:
+                offer[offering] = core_topics.topic_rewards(
+                    weights[offering],
+                    eco.weight_sum,
+                    float(per_block),
+                    self.epoch_length,
+                    self.reward_pool,
+                )
+            self.topic_offer = np.floor(offer)
+            self.topic_reward = np.where(rewarded, self.topic_offer, 0.0)
             return
         amount = self.scenario.topic_reward * UALLO_PER_ALLO
         self.topic_offer = np.floor(np.where(offering, amount, 0.0))

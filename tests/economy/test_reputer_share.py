@@ -40,3 +40,23 @@ def test_reputer_share_is_set_at_each_month_boundary_from_that_epochs_rewards() 
         assert len(set(shares[a:b])) == 1
     eco = m.economy_frame()
     assert np.isfinite(eco["reputer_share"]).all()
+
+
+def test_a_month_ending_before_any_epoch_closes_sets_the_share_to_zero() -> None:
+    """EmitRewards sets f_rep at every month end with a funded treasury and an active topic,
+    to 0 when no topic's reputer nonce closed (the first epoch, before any ground truth)."""
+    m = AlloraModel(
+        allora_sim.scenario(
+            "scenario=economy", "mechanism.blocks_per_month=12", "epochs=4", "output.progress=false"
+        )
+    )
+    assert m.economy.reputers_percent == 0.3  # the genesis value
+    m.step()  # month 1 ends with epoch 0; nothing closes yet
+    assert m.epochs_frame().empty and m.reward_pool > 0
+    assert m.economy.reputers_percent == 0.0
+    m.step()  # epoch 0 closes, paying nobody (no inferer scores yet)
+    assert m.economy.reputers_percent == 0.0
+    m.step()  # epoch 1 closes and pays its reputers
+    paid = m.epochs_frame().query("epoch == 1")["reputers_reward"].sum()
+    assert paid > 0
+    assert m.economy.reputers_percent == pytest.approx(paid * 1e18 / m.reward_pool, rel=1e-9)
