@@ -395,7 +395,11 @@ def _mechanism(m: Any, world: WorldConfig) -> MechanismParams:
     topic.update(
         epoch_length=world.epoch_length,
         ground_truth_lag=world.ground_truth_lag,
-        worker_submission_window=world.epoch_length,
+        # payloads arrive within the epoch and the window closes before its end, as the model's
+        # schedule assumes (with a window of a whole epoch the chain's CloseWorkerNonce runs
+        # in the block that ends the epoch, finds it ended and closes nothing); no number
+        # depends on the window otherwise
+        worker_submission_window=max(1, world.epoch_length - 1),
     )
     try:
         return MechanismParams(

@@ -119,6 +119,8 @@ def test_world_timing_reaches_the_topic_and_chain_bounds_check_it(capsys, tmp_pa
     sc = allora_sim.scenario("world.epoch_length=24", "world.ground_truth_lag=60")
     topic = sc.mechanism.topic
     assert (topic.epoch_length, topic.ground_truth_lag) == (24, 60)
+    # the worker window closes within the epoch (a whole epoch's window closes nothing on chain)
+    assert topic.worker_submission_window == 23
     for override, needle in (
         ("world.epoch_length=1", "world.epoch_length=1 is invalid: must be >= "),
         ("world.ground_truth_lag=5000", "ground_truth_lag=5000 is invalid: must be <= max_unf"),
