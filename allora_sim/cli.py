@@ -278,6 +278,13 @@ def _main(argv: Sequence[str] | None) -> int:
     except (ConfigError, ValueError, OSError) as exc:
         print(f"allora-sim: error: {exc}", file=sys.stderr)
         return 2
+    except MemoryError as exc:
+        print(
+            f"allora-sim: error: not enough memory for this scenario ({one_line(exc)}): lower "
+            "epochs, n_topics or the population counts",
+            file=sys.stderr,
+        )
+        return 2
 
 
 def report_main(argv: Sequence[str] | None = None) -> int:

@@ -45,12 +45,13 @@ from allora_sim.agents.behaviours import (
     Revealed,
     build_behaviour,
 )
-from allora_sim.config import Scenario
+from allora_sim.config import ConfigError, Scenario
 from allora_sim.core import EpochInputs, TopicState, ValueBundle, run_topic_epoch, synthesize
 from allora_sim.core import topics as core_topics
 from allora_sim.core.rewards import payouts_uallo_amounts, take_back
 from allora_sim.core.sortition import top_n_by_score_desc
 from allora_sim.core.store import gather, scatter
+from allora_sim.economy.ledger import LedgerError
 from allora_sim.economy.network import Economy, uallo
 from allora_sim.recorder import Recorder
 from allora_sim.world import WorldPaths, simulate_world
@@ -236,17 +237,27 @@ class AlloraModel(mesa.Model):
             delegator_topics,
         )
         eco = self.economy
-        for role in ("inferers", "forecasters"):
-            for g in self.groups[role]:
-                eco.fund(role, g.topics, g.slots, np.full(g.size, eco_cfg.worker_balance))
-        for g in self.groups["reputers"]:
-            stake = g.stake  # type: ignore[attr-defined]
-            eco.fund("reputers", g.topics, g.slots, stake + eco_cfg.worker_balance)
-            eco.stake_own(g.topics, g.slots, stake)
-        for g in self.groups["consumers"]:
-            eco.fund("consumers", g.topics, g.slots, np.full(g.size, eco_cfg.consumer_budget))
-        for g in self.groups["delegators"]:
-            eco.fund("delegators", g.topics, g.slots, g.amount)  # type: ignore[attr-defined]
+        available = eco.ledger.balance(eco.alloc["participants"]) / UALLO_PER_ALLO
+        try:
+            for role in ("inferers", "forecasters"):
+                for g in self.groups[role]:
+                    eco.fund(role, g.topics, g.slots, np.full(g.size, eco_cfg.worker_balance))
+            for g in self.groups["reputers"]:
+                stake = g.stake  # type: ignore[attr-defined]
+                eco.fund("reputers", g.topics, g.slots, stake + eco_cfg.worker_balance)
+                eco.stake_own(g.topics, g.slots, stake)
+            for g in self.groups["consumers"]:
+                budget = np.full(g.size, eco_cfg.consumer_budget)
+                eco.fund("consumers", g.topics, g.slots, budget)
+            for g in self.groups["delegators"]:
+                eco.fund("delegators", g.topics, g.slots, g.amount)  # type: ignore[attr-defined]
+        except LedgerError:
+            raise ConfigError(
+                f"the participants' starting tokens exceed their genesis allocation "
+                f"({available:,.0f} ALLO for {self.n_topics} topic(s)): lower "
+                f"economy.consumer_budget ({eco_cfg.consumer_budget:g} ALLO per consumer), "
+                "economy.worker_balance, the reputers' or delegators' amounts, or n_topics"
+            ) from None
         # topic creation (paid from the participants' allocation) and worker/reputer
         # registration fees count as topic revenue (§7.2)
         create = np.full(self.n_topics, mp.create_topic_fee, dtype=object)

@@ -418,3 +418,25 @@ def test_processes_without_a_sweep_is_refused(capsys) -> None:
         main(["--processes", "2", "epochs=3"])
     assert exit_info.value.code == 2
     assert "--processes=2 runs the jobs of a sweep: add --multirun" in capsys.readouterr().err
+
+
+def test_budgets_beyond_the_genesis_allocation_and_memory_are_one_line(
+    tmp_path: Path, monkeypatch, capsys
+) -> None:
+    """400 topics' consumer budgets and stakes exceed the participants' genesis allocation: one
+    line naming the keys to change (was the ledger's internal account error); running out of
+    memory is one line too."""
+    assert main(["n_topics=400", "epochs=2", f"output.dir={tmp_path / 'a'}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "exceed their genesis allocation" in err[0], err
+    assert "economy.consumer_budget" in err[0] and "n_topics" in err[0]
+
+    import allora_sim.runner as runner
+
+    def huge(*a, **k):
+        raise MemoryError("Unable to allocate 7.45 GiB for an array")
+
+    monkeypatch.setattr(runner, "run_scenario", huge)
+    assert main(["epochs=2", f"output.dir={tmp_path / 'b'}"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("allora-sim: error: not enough memory"), err
