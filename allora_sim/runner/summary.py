@@ -31,7 +31,10 @@ def summarize(epochs: pd.DataFrame, agents: pd.DataFrame) -> dict[str, Any]:
 
     * ``network_loss``, ``naive_loss``: mean loss of the network and the naive (no-forecaster)
       network inference;
-    * ``best_inferer_loss``, ``median_inferer_loss``: over inferers, of each inferer's mean loss;
+    * ``best_inferer_loss``, ``median_inferer_loss``: over inferers, of each inferer's mean loss,
+      among the inferers active in at least half of their topic's epochs (where admission
+      rotates many inferers through few places, one that was active in a single lucky epoch is
+      no "best single inferer"); the most active ones where none is;
     * ``rewarded_epochs`` of ``topic_epochs``, and ``unrewarded``: why the others paid nothing
       (count per :class:`~allora_sim.core.RewardError` reason, e.g. "no inferences" for topics
       that were not active);
@@ -60,7 +63,13 @@ def summarize(epochs: pd.DataFrame, agents: pd.DataFrame) -> dict[str, Any]:
     }
     grand = sum(totals.values())
     out["reward_share"] = {c: (v / grand if grand > 0 else 0.0) for c, v in totals.items()}
-    per_topic = agents[agents["role"] == "inferer"].dropna(subset=["loss"]).groupby("topic")
+    inf = agents[agents["role"] == "inferer"].dropna(subset=["loss"])
+    epochs_of = epochs.groupby("topic").size()
+    need = np.minimum(
+        0.5 * inf["topic"].map(epochs_of).fillna(0).to_numpy(),
+        inf.groupby("topic")["active"].transform("max").to_numpy(),
+    )
+    per_topic = inf[inf["active"].to_numpy() >= need].groupby("topic")
     out["best_inferer_loss"] = float(per_topic["loss"].min().mean())
     out["median_inferer_loss"] = float(per_topic["loss"].median().mean())
     part = agents[agents["active"] > 0]

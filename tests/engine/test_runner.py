@@ -440,3 +440,37 @@ def test_budgets_beyond_the_genesis_allocation_and_memory_are_one_line(
     assert main(["epochs=2", f"output.dir={tmp_path / 'b'}"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("allora-sim: error: not enough memory"), err
+
+
+def test_best_and_median_inferer_need_half_of_the_epochs() -> None:
+    """An inferer active in one lucky epoch of ten is not the best single inferer; where nobody
+    was active in half of the epochs, the most active ones are compared."""
+    from allora_sim.runner.summary import summarize
+
+    epochs = pd.DataFrame(
+        {
+            "topic": np.repeat([0, 1], 10),
+            "epoch": np.tile(np.arange(10), 2),
+            "network_loss": -5.0,
+            "naive_loss": -4.0,
+            "reward_error": 0,
+            "inferers_reward": 1.0,
+            "forecasters_reward": 0.0,
+            "reputers_reward": 1.0,
+        }
+    )
+    agents = pd.DataFrame(
+        {
+            "topic": [0, 0, 0, 0, 1, 1, 1],
+            "agent": [1, 2, 3, 4, 5, 6, 7],
+            "role": "inferer",
+            "active": [10, 5, 1, 0, 2, 2, 1],
+            "reward": 1.0,
+            "loss": [-3.0, -4.0, -9.0, np.nan, -2.0, -3.0, -8.0],
+        }
+    )
+    s = summarize(epochs, agents)
+    # topic 0: inferers 1 and 2 (≥ 5 of 10 epochs) → best −4, median −3.5; topic 1: nobody has
+    # 5, the most active (2 epochs) are 5 and 6 → best −3, median −2.5
+    assert s["best_inferer_loss"] == pytest.approx((-4.0 - 3.0) / 2)
+    assert s["median_inferer_loss"] == pytest.approx((-3.5 - 2.5) / 2)
