@@ -757,7 +757,7 @@ class AlloraModel(mesa.Model):
         changed, validated as the command line validates them (a clear ``ConfigError``)."""
         from omegaconf import OmegaConf
 
-        from allora_sim.config import WORLD_OWNED, ConfigError, SimConfig, load_scenario
+        from allora_sim.config import WORLD_OWNED, SimConfig, load_scenario, one_line
 
         cfg = OmegaConf.merge(OmegaConf.structured(SimConfig), self.scenario.raw)
         for name, value in changes.items():
@@ -768,5 +768,8 @@ class AlloraModel(mesa.Model):
                 )
             if name not in cfg.mechanism:
                 raise ConfigError(f"{name} is not a mechanism parameter (mechanism.{name})")
-            cfg.mechanism[name] = value
+            try:
+                cfg.mechanism[name] = value
+            except Exception as exc:  # OmegaConf's type validation
+                raise ConfigError(f"mechanism.{name}={value!r}: {one_line(exc)}") from None
         return AlloraModel(load_scenario(cfg), rng=self.seed)

@@ -263,6 +263,8 @@ def test_with_params_is_the_scenario_with_that_override() -> None:
         ({"p_nrom": 1.0}, "p_nrom is not a mechanism parameter"),
         ({"required_minimum_stake": 10**30}, "required_minimum_stake"),
         ({"p_norm": -1.0}, "p_norm"),
+        ({"p_norm": "abc"}, "mechanism.p_norm='abc': Value 'abc' of type 'str' could not be"),
+        ({"p_norm": None}, "mechanism.p_norm=None: field 'mechanism.p_norm' is not Optional"),
     ):
         with pytest.raises(ConfigError, match=needle):
             base.with_params(**change)
