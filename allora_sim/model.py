@@ -737,7 +737,7 @@ class AlloraModel(mesa.Model):
         return self.recorder.epochs_frame()
 
     def agents_frame(self) -> pd.DataFrame:
-        """One row per registered agent and settled epoch."""
+        """One row per registered inferer, forecaster and reputer and closed epoch."""
         return self.recorder.agents_frame()
 
     def economy_frame(self) -> pd.DataFrame:
