@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import itertools
+import os
 import sys
 import time
 from collections.abc import Sequence
@@ -187,6 +188,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """``allora-sim``: run the default scenario, or the one the overrides describe."""
     try:
         return _main(argv)
+    except BrokenPipeError:  # output piped to a reader that stopped (allora-sim --cfg | head)
+        sys.stdout = open(os.devnull, "w")  # nothing more is written
+        return 0
     except KeyboardInterrupt:  # at any moment: while composing, validating or running
         print(
             "\nallora-sim: interrupted (no complete table was left half-written)", file=sys.stderr
@@ -300,7 +304,7 @@ def report_main(argv: Sequence[str] | None = None) -> int:
 
     try:
         files = make_report(Path(args.path), Path(args.out) if args.out else None)
-    except (FileNotFoundError, ValueError) as exc:
+    except (OSError, ValueError) as exc:
         print(f"allora-sim-report: error: {exc}", file=sys.stderr)
         return 2
     for f in files:

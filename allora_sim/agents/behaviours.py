@@ -467,6 +467,8 @@ def _check_schedule(key: str, p: Any) -> None:
     _int_at_least(key, "start_epoch", p.start_epoch, 0)
     _int_at_least(key, "stop_epoch", p.stop_epoch, -1)
     _int_at_least(key, "resume_epoch", p.resume_epoch, -1)
+    if p.stop_epoch >= 0 and p.stop_epoch <= p.start_epoch:
+        raise _bad(key, "stop_epoch", p.stop_epoch, f"after start_epoch ({p.start_epoch})")
     if p.resume_epoch >= 0 and not 0 <= p.stop_epoch < p.resume_epoch:
         raise _bad(key, "resume_epoch", p.resume_epoch, "after stop_epoch (and stop_epoch set)")
 

@@ -25,6 +25,10 @@ __all__ = ["FILE_NAMES", "compare", "find_golden_dir", "load_golden", "replay", 
 def replay_file(path: str | os.PathLike[str]) -> Replay:
     """Replay one golden file; returns the frame plus input columns and undetermined cells."""
     path = Path(path)
+    if path.name not in FILE_NAMES:
+        raise ValueError(
+            f"unrecognised golden file {path.name!r}: expected one of {', '.join(FILE_NAMES)}"
+        )
     golden = load_golden(path)
     if path.name == "inference_synthesis_epochs.csv":
         from allora_sim.conformance.inference_synthesis import replay_inference_synthesis

@@ -62,6 +62,8 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="list every family")
     args = parser.parse_args(argv)
+    if not args.tolerance > 0:
+        parser.error(f"--tolerance={args.tolerance} is invalid: must be > 0")
 
     gdir = find_golden_dir(args.golden_dir)
     if gdir is None:

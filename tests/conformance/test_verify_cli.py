@@ -36,6 +36,15 @@ def test_verify_without_data_is_a_clear_error(tmp_path: Path, capsys) -> None:
     empty = tmp_path / "empty"
     empty.mkdir()
     assert main(["--golden-dir", str(empty)]) == 2  # a directory without the files
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--tolerance", "-1"])
+    assert exit_info.value.code == 2
+    assert "--tolerance=-1.0 is invalid: must be > 0" in capsys.readouterr().err
+    from allora_sim.conformance import replay
+
+    (tmp_path / "good.csv").write_text("epoch,x\n1,2\n")
+    with pytest.raises(ValueError, match=r"unrecognised golden file 'good\.csv': expected one of"):
+        replay(tmp_path / "good.csv")
 
 
 def _doctor(golden_dir: Path, tmp_path: Path, name: str, change) -> None:  # type: ignore[no-untyped-def]

@@ -207,6 +207,22 @@ def test_report_of_a_run(tmp_path: Path, capsys) -> None:
         "topics.png",
     ]
     assert report_main([str(tmp_path / "nothing")]) == 2
+    (tmp_path / "afile").write_text("")
+    capsys.readouterr()
+    assert report_main([str(out), "--out", str(tmp_path / "afile" / "figs")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("allora-sim-report: error:"), err
+
+
+def test_printing_the_config_into_a_closed_pipe_is_quiet() -> None:
+    """``allora-sim --cfg | head -1``: the reader stops early; no BrokenPipeError traceback."""
+    import subprocess
+    import sys
+
+    cmd = f"{sys.executable} -m allora_sim.cli --cfg | head -1"
+    done = subprocess.run(["bash", "-c", cmd], capture_output=True, text=True, timeout=120)
+    assert done.stdout.strip() == "name: default"
+    assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr, done.stderr
 
 
 def _gini(x: np.ndarray) -> float:

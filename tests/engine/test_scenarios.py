@@ -64,6 +64,11 @@ def test_overrides_reach_the_mechanism_and_population() -> None:
         ("+population.reputers.0.params.stake=1e-15", "required_minimum_stake"),
         ("economy.consumer_budget=-5", "economy.consumer_budget=-5.0 is invalid"),
         ("+population.consumers.0.params.amount=-1", "amount=-1 is invalid"),
+        (
+            "population.consumers=[{name: p, behaviour: fixed_payer, count: 1,"
+            " params: {start_epoch: 5, stop_epoch: 2}}]",
+            "stop_epoch=2 is invalid: must be after start_epoch (5)",
+        ),
         ("world.csv_path=prices.csv", "is read only by the csv world (world.kind is gbm)"),
         ("name=a/b", "name='a/b' is invalid: must be a non-empty name"),
         ("name=..", "name='..' is invalid: must be a non-empty name"),
