@@ -59,7 +59,13 @@ def _cause_line(exc: BaseException) -> str:
             elif ln.startswith("Config search path"):
                 break
         return f"{head}; available: {', '.join(opts)}"
-    return one_line(chain[0])
+    line = one_line(chain[0])
+    if "NoViableAlt" in line or "no viable alternative" in line or "Error parsing override" in line:
+        line += (
+            " (overrides are key=value in Hydra's grammar; quote a value holding spaces, "
+            "brackets or non-ASCII characters: name='données')"
+        )
+    return line
 
 
 def _key_hint(err: BaseException, full_key: str) -> str:
@@ -233,6 +239,9 @@ def _main(argv: Sequence[str] | None) -> int:
     if args.processes > 1 and not args.multirun:
         parser.error(f"--processes={args.processes} runs the jobs of a sweep: add --multirun")
     try:
+        for ov in args.overrides:
+            if ov.startswith("~"):
+                raise ConfigError(f"{ov}: the scenario's keys cannot be deleted; set a value")
         if not args.multirun:
             _no_sweep(args.overrides)
         combos, swept = (

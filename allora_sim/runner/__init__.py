@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from allora_sim.config import Scenario
-from allora_sim.runner.io import ParquetStream, clear, write_json, write_text
+from allora_sim.runner.io import ParquetStream, clear, make_dir, write_json, write_text
 from allora_sim.runner.summary import summarize
 
 __all__ = ["Job", "Progress", "run_jobs", "run_scenario"]
@@ -97,7 +97,7 @@ def run_scenario(
 
     from allora_sim.model import AlloraModel
 
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_dir(out_dir)
     # an earlier run's (or sweep's) files must not pass for this one's
     clear(out_dir, (*RUN_FILES, "sweep.json"))
     started = time.time()
@@ -185,7 +185,7 @@ def run_jobs(
 ) -> list[dict[str, Any]]:
     """Run a sweep serially or over a process pool; results do not depend on the backend
     (each job has its own seed and writes its own directory). Writes ``sweep.json``."""
-    root.mkdir(parents=True, exist_ok=True)
+    make_dir(root)
     clear(root, (*RUN_FILES, "sweep.json"))
     results: list[dict[str, Any]] = []
     if processes <= 1:

@@ -23,6 +23,16 @@ def _partial(path: Path) -> Path:
     return path.with_name(f"{path.name}.{os.getpid()}.partial")
 
 
+def make_dir(path: Path) -> None:
+    """Create ``path`` (and its parents); a file in the way is one clear error."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise NotADirectoryError(
+            f"output.dir={path} is invalid: {path} or a folder above it is a file, not a directory"
+        ) from None
+
+
 def fresh_dir(base: Path) -> Path:
     """Create and return a new, empty directory ``base`` (or ``base_2``, ``base_3``, … if taken):
     two runs started in the same second never share a directory."""

@@ -490,3 +490,11 @@ def test_best_and_median_inferer_need_half_of_the_epochs() -> None:
     # 5, the most active (2 epochs) are 5 and 6 → best −3, median −2.5
     assert s["best_inferer_loss"] == pytest.approx((-4.0 - 3.0) / 2)
     assert s["median_inferer_loss"] == pytest.approx((-3.5 - 2.5) / 2)
+
+
+def test_a_file_as_output_dir_is_one_line(tmp_path: Path, capsys) -> None:
+    (tmp_path / "afile").write_text("")
+    for out in (tmp_path / "afile", tmp_path / "afile" / "below"):
+        assert main(["epochs=2", f"output.dir={out}", "output.progress=false"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "is a file, not a directory" in err[0], err

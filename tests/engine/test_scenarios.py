@@ -81,6 +81,8 @@ def test_overrides_reach_the_mechanism_and_population() -> None:
         ("mechanism.pnorm=3", "(did you mean mechanism.p_norm?)"),
         ("population.inferers.5.count=1", "population.inferers has no group 5: to add groups"),
         ("seed=0,1", "seed=0,1 is a sweep: run it with --multirun"),
+        ("name=données", "quote a value holding spaces, brackets or non-ASCII characters"),
+        ("~epochs", "~epochs: the scenario's keys cannot be deleted"),
         ("+population.reputers.0.params.topic=5", "topic=5 is invalid: must be < n_topics (1)"),
         (
             "population.inferers=[{name: s, behaviour: regime_specialist, count: 2,"
