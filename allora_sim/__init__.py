@@ -14,10 +14,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from allora_sim.allocator import tune_allocator
+from allora_sim.blas import limit_blas_threads
 
 __version__ = "0.1.0"
 
 tune_allocator()  # large temporaries stay on the heap (allocator.py; ALLORA_SIM_MALLOC_TUNING=0)
+limit_blas_threads()  # one BLAS thread (blas.py; ALLORA_SIM_BLAS_THREADS=0 leaves it alone)
 
 if TYPE_CHECKING:
     from allora_sim.config import Scenario
