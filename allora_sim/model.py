@@ -361,11 +361,16 @@ class AlloraModel(mesa.Model):
         inf_c = _take(inference, inf_ids)
         fc_c = _take_forecasts(forecast, fc_ids, inf_ids)
         self._pending.append(_Pending(e, nonce, inf_ids, fc_ids, inf_c, fc_c, self.fees_paid))
+        self._epoch_end(e, ctx)
+        self.recorder.record_economy(e, self.fees_paid)
+        self.epoch += 1
 
-        # The epoch's end (block n_{e+1}): the reputer nonce whose window has passed closes —
-        # GroundTruthLag + EpochLength after its worker nonce, i.e. of epoch e − lag — with
-        # the topics' epoch end (weights, emission, rewards); then the ground truth of epoch
-        # e − lag + 1 is revealed and its reputers query the network inferences.
+    def _epoch_end(self, e: int, ctx: EpochContext) -> None:
+        """The end of epoch ``e`` (block n_{e+1}): the reputer nonce whose window has passed
+        closes — GroundTruthLag + EpochLength after its worker nonce, i.e. that of epoch
+        ``e − lag`` — with the topics' epoch end (weights, emission, rewards); then the ground
+        truth of epoch ``e − lag + 1`` is revealed and its reputers query the network
+        inferences."""
         to_reputers = 0.0
         if self._pending[0].epoch <= e - self.lag:
             to_reputers = self._settle(self._pending.pop(0), ctx)
@@ -384,8 +389,6 @@ class AlloraModel(mesa.Model):
         for pend in self._pending:
             if pend.network is None and pend.epoch <= e - self.lag + 1:
                 self._reveal(pend)
-        self.recorder.record_economy(e, self.fees_paid)
-        self.epoch += 1
 
     def _limit_elements(self, forecast: np.ndarray) -> np.ndarray:
         """Keep each forecast's elements for the top ``MaxElementsPerForecast`` inferers by
