@@ -86,9 +86,12 @@ def test_block_split_mints_only_the_shortfall() -> None:
 
 
 def test_circulating_supply_never_negative() -> None:
+    """§9.1: N_circ = MaxSupply − locked − ecosystemLocked; negative (even −1 uallo) → error."""
     assert emission.circulating_supply(100, 20, 30, 10) == 40
-    with pytest.raises(ValueError, match="negative circulating"):
-        emission.circulating_supply(100, 80, 30, 10)
+    assert emission.circulating_supply(10, 6, 2, 2) == 0
+    for locked in (80, 61):  # 100 − 61 − 30 − 10 = −1
+        with pytest.raises(ValueError, match="negative circulating"):
+            emission.circulating_supply(100, locked, 30, 10)
 
 
 def test_topic_weight_target_ema_and_zero_revenue() -> None:

@@ -127,13 +127,6 @@ def test_locked_vesting_fraction_is_rounded_half_up_at_18_decimals() -> None:
     assert lock.investors_preseed == 33_333_333_333_333_333_350_000_000
 
 
-def test_negative_circulating_supply_of_one_uallo_is_an_error() -> None:
-    """§9.1: N_circ = MaxSupply − locked − ecosystemLocked; negative (even −1) → error."""
-    assert emission.circulating_supply(10, 6, 2, 2) == 0
-    with pytest.raises(ValueError, match="negative circulating"):
-        emission.circulating_supply(10, 6, 3, 2)
-
-
 # ---------------------------------------------------------------------------------------------
 # uallo limbs: 0 ≤ lo < 10^18
 
