@@ -69,10 +69,24 @@ _ROLE_AGENT = {
 }
 
 
+_ALL_SLOTS: dict[tuple[int, ...], np.ndarray] = {}
+
+
+def _all_slots(shape: tuple[int, ...]) -> np.ndarray:
+    """The ids ``(T, A)`` of every registered slot: every row 0, 1, …, A − 1. One read-only
+    array per shape, so that :func:`_identity` recognises it without comparing."""
+    ids = _ALL_SLOTS.get(shape)
+    if ids is None:
+        ids = np.tile(np.arange(shape[1]), (shape[0], 1))
+        ids.flags.writeable = False
+        _ALL_SLOTS[shape] = ids
+    return ids
+
+
 def compact(active: np.ndarray) -> np.ndarray:
     """Slots of the active participants per topic, ascending, padded with ``-1``: ``(T, A)``."""
     if active.all():  # everyone active (the common case): every row is 0, 1, 2, ...
-        return np.tile(np.arange(active.shape[1]), (active.shape[0], 1))
+        return _all_slots(active.shape)
     counts = active.sum(axis=1)
     width = int(counts.max()) if counts.size else 0
     order = np.argsort(~active, axis=1, kind="stable")[:, :width]
@@ -90,15 +104,17 @@ def _in_slot_order(group: Any, n_topics: int, width: int) -> bool:
 
 def _identity(ids: np.ndarray, width: int) -> bool:
     """Whether every row of ``ids`` is ``0, 1, …, width − 1`` (all registered slots active)."""
-    return ids.shape[1] == width and bool((ids == np.arange(width)).all())
+    if ids.shape[1] != width:
+        return False
+    return ids is _ALL_SLOTS.get(ids.shape) or bool((ids == np.arange(width)).all())
 
 
-def _take(values: np.ndarray, ids: np.ndarray) -> np.ndarray:
-    """``values[t, ids[t, i]]`` (NaN where ``ids`` is −1)."""
+def _take(values: np.ndarray, ids: np.ndarray, fill: float = np.nan) -> np.ndarray:
+    """``values[t, ids[t, i]]`` (``fill`` where ``ids`` is −1)."""
     if _identity(ids, values.shape[1]):
         return values.astype(np.result_type(values.dtype, np.nan))  # np.where's dtype below
     got = np.take_along_axis(values, np.maximum(ids, 0), axis=1)
-    return np.where(ids >= 0, got, np.nan)
+    return np.where(ids >= 0, got, fill)
 
 
 def _take_forecasts(forecast: np.ndarray, fc_ids: np.ndarray, inf_ids: np.ndarray) -> np.ndarray:
@@ -500,8 +516,8 @@ class AlloraModel(mesa.Model):
             got = np.take_along_axis(reports, np.maximum(rep_ids, 0)[:, :, None], axis=1)
             reports = np.where((rep_ids >= 0)[:, :, None], got, np.nan)
         rep_reports = ValueBundle.from_flat(reports, n_a, k_a)
-        stake_c = np.nan_to_num(_take(self.stake, rep_ids))
-        delegated_c = np.nan_to_num(_take(self.economy.stake.delegated_stake(), rep_ids))
+        stake_c = _take(self.stake, rep_ids, fill=0.0)
+        delegated_c = _take(self.economy.stake.delegated_stake(), rep_ids, fill=0.0)
         part, self.store = gather(self.store, pend.inferer_ids, pend.forecaster_ids, rep_ids)
         part = self._with_registry_emas(part)
         inputs = EpochInputs(
@@ -566,7 +582,7 @@ class AlloraModel(mesa.Model):
             slots = ids[t, i]
             # the store is aligned to the ever-active ids: find each slot's column (the same
             # column when the store holds exactly this epoch's participants)
-            if np.array_equal(ema_ids, ids):
+            if ema_ids.shape == ids.shape and (ema_ids == ids).all():
                 col = i
             else:
                 col = np.argmax(ema_ids[t] == slots[:, None], axis=1)

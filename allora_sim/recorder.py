@@ -236,7 +236,7 @@ class Recorder:
             active[role], reward[role] = on.active(), on(paid) / UALLO
             tot = self._totals[role]
             tot["active"] += active[role]
-            tot["reward"] += np.nan_to_num(reward[role])
+            tot["reward"] += np.where(np.isnan(reward[role]), 0.0, reward[role])
         seen = np.isfinite(inf_loss)
         self._totals["inferers"]["loss_sum"] += np.where(seen, inf_loss, 0.0)
         self._totals["inferers"]["loss_count"] += seen

@@ -441,14 +441,41 @@ class HonestReputer(ReputerBehaviour):
         self.bias = (
             self.rng.normal(0.0, 0.05, self.size) if p.bias == -1.0 else np.full(self.size, p.bias)
         )
+        self.noise32 = self.noise.astype(np.float32)
 
     def report(self, ctx: EpochContext, exact: ValueBundle) -> ValueBundle:
         mine = exact.flat()[self.topics]  # (size, entries) in ExtractValues order
-        # single precision is ample for noise of ~0.1 dex, and twice as fast to draw
-        eps = self.rng.standard_normal(mine.shape, dtype=np.float32)
         mine += self.bias[:, None]
-        mine += eps * self.noise[:, None]
+        eps = standard_normal32(self.rng, mine.shape)
+        eps *= self.noise32[:, None]
+        mine += eps
         return ValueBundle.from_flat(mine, exact.inferer.shape[-1], exact.forecaster.shape[-1])
+
+
+def standard_normal32(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
+    """Standard normal draws in single precision by the Box–Muller transform.
+
+    Single precision is ample for noise of ~0.1 dex, and the transform's vectorised logarithm,
+    square root, cosine and sine make it ~2× faster than ``standard_normal(dtype=float32)``,
+    whose ziggurat draws one value at a time (the reputers' reports need ~10⁵ per epoch at
+    testnet scale). Uniforms ``u`` on the float32 grid give radii ``√(−2 ln(1 − u))`` up to
+    5.8: tails beyond 5.8σ (probability 7·10⁻⁹) are never drawn.
+    """
+    n = math.prod(shape)
+    h = (n + 1) // 2
+    u = rng.random(2 * h, dtype=np.float32)
+    radius, angle = u[:h], u[h:]
+    np.subtract(np.float32(1.0), radius, out=radius)
+    np.log(radius, out=radius)
+    radius *= np.float32(-2.0)
+    np.sqrt(radius, out=radius)
+    angle *= np.float32(2.0 * math.pi)
+    out = np.empty(2 * h, dtype=np.float32)
+    np.cos(angle, out=out[:h])
+    np.sin(angle, out=out[h:])
+    out[:h] *= radius
+    out[h:] *= radius
+    return out[:n].reshape(shape)
 
 
 # ---------------------------------------------------------------------------------------------

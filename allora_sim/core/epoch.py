@@ -31,7 +31,7 @@ import numpy as np
 
 from allora_sim.core import consensus, losses, regrets, rewards, scores, synthesis
 from allora_sim.core.bundle import ValueBundle
-from allora_sim.core.maths import Array, Mask, ema, quantile_of_decs, take_last
+from allora_sim.core.maths import Array, Mask, ema, quantile_of_decs, same, take_last
 from allora_sim.core.params import MechanismParams
 from allora_sim.core.synthesis import NetworkInferences, RegretStore
 
@@ -190,9 +190,9 @@ class TopicState:
         """This state re-indexed to new slot ids: participants absent before start empty;
         participants absent now are dropped (keep a registry outside the core to retain them)."""
         if (
-            np.array_equal(inferer_ids, self.inferer_ids)
-            and np.array_equal(forecaster_ids, self.forecaster_ids)
-            and np.array_equal(reputer_ids, self.reputer_ids)
+            same(inferer_ids, self.inferer_ids)
+            and same(forecaster_ids, self.forecaster_ids)
+            and same(reputer_ids, self.reputer_ids)
         ):
             return self
         gi = _gather_index(self.inferer_ids, inferer_ids)

@@ -11,7 +11,7 @@ from dataclasses import fields
 import numpy as np
 
 from allora_sim.core.bundle import ValueBundle
-from allora_sim.core.maths import Array, Mask, ema, masked_std, quantile_of_decs
+from allora_sim.core.maths import Array, Mask, ema, masked_std, nan_to_zero, quantile_of_decs
 from allora_sim.core.synthesis import RegretStore
 
 __all__ = ["topic_initial_regret", "update_regrets"]
@@ -43,8 +43,8 @@ def update_regrets(
     oo_inf, oo_fc, onein = losses.oneout_inferer, losses.oneout_forecaster, losses.onein_forecaster
     has_oo_inf, has_oo_fc, has_onein = np.isfinite(oo_inf), np.isfinite(oo_fc), np.isfinite(onein)
     ooif = losses.oneout_inferer_forecaster  # (B, K, N) [forecaster, withheld inferer]
-    ooif_read = np.nan_to_num(ooif.transpose(0, 2, 1), nan=0.0)  # (B, N', K), zero if missing
-    l_fc_read = np.nan_to_num(l_fc, nan=0.0)
+    ooif_read = nan_to_zero(ooif.transpose(0, 2, 1))  # (B, N', K), zero if missing
+    l_fc_read = nan_to_zero(l_fc)
     # per family: (L_a, L_b, visited as (mask) or (row mask, column mask)), in RegretStore order
     col, row = (slice(None), None), (slice(None), slice(None), None)
     families = (

@@ -17,6 +17,7 @@ from dataclasses import fields, replace
 import numpy as np
 
 from allora_sim.core.epoch import TopicState, _gather_index
+from allora_sim.core.maths import same
 from allora_sim.core.synthesis import RegretStore
 
 __all__ = ["gather", "scatter", "union_ids"]
@@ -84,7 +85,7 @@ def gather(
 
 def _known(store_ids: np.ndarray, ids: np.ndarray) -> bool:
     """Every id of ``ids`` is already in the store (the common case: no growth needed)."""
-    if np.array_equal(store_ids, ids):
+    if same(store_ids, ids):
         return True
     if ids.shape[1] == 0:
         return True
@@ -113,9 +114,9 @@ def scatter(store: TopicState, part: TopicState) -> TopicState:
     ``store`` must already hold every id of ``part`` (see :func:`gather`).
     """
     if (
-        np.array_equal(store.inferer_ids, part.inferer_ids)
-        and np.array_equal(store.forecaster_ids, part.forecaster_ids)
-        and np.array_equal(store.reputer_ids, part.reputer_ids)
+        same(store.inferer_ids, part.inferer_ids)
+        and same(store.forecaster_ids, part.forecaster_ids)
+        and same(store.reputer_ids, part.reputer_ids)
     ):
         return part
     gi = _gather_index(store.inferer_ids, part.inferer_ids)

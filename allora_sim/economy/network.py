@@ -40,8 +40,10 @@ VESTING = ("investors_preseed", "investors", "team")
 
 def uallo(allo: np.ndarray | float) -> list[int]:
     """ALLO amounts as integer uallo, truncated (a float has ~16 significant digits)."""
-    arr = np.atleast_1d(np.asarray(allo, dtype=np.float64))
-    return [int(x * 1e18) if np.isfinite(x) and x > 0 else 0 for x in arr.ravel()]
+    arr = np.atleast_1d(np.asarray(allo, dtype=np.float64)).ravel()
+    with np.errstate(invalid="ignore"):
+        scaled = np.where(np.isfinite(arr) & (arr > 0), arr * 1e18, 0.0)
+    return [int(x) for x in scaled.tolist()]
 
 
 class Economy:

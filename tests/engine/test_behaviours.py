@@ -1,8 +1,10 @@
-"""Forecaster track records: EWMAs of revealed losses, overall and per regime."""
+"""Forecaster track records: EWMAs of revealed losses, overall and per regime; the reputers'
+Gaussian noise."""
 
 from __future__ import annotations
 
 import numpy as np
+from scipy import stats
 
 from allora_sim.agents.behaviours import (
     ContextAware,
@@ -13,6 +15,7 @@ from allora_sim.agents.behaviours import (
     Revealed,
     ValuePayer,
     ValuePayerParams,
+    standard_normal32,
 )
 
 
@@ -129,3 +132,24 @@ def test_context_aware_keeps_a_record_for_every_context_of_the_world() -> None:
     for c in range(n):
         got = g.forecast(_ctx(n + 1, [c], None, n_contexts=n, n=n))
         assert int(np.argmin(got[0])) == c
+
+
+def test_box_muller_draws_are_independent_standard_normals() -> None:
+    rng = np.random.default_rng(7)
+    x = standard_normal32(rng, (3, 200_001))  # an odd count: the last pair is cut
+    assert x.shape == (3, 200_001) and x.dtype == np.float32
+    flat = x.ravel().astype(np.float64)
+    # N(0, 1): moments and the whole distribution (Kolmogorov–Smirnov), at 600,003 draws
+    assert abs(flat.mean()) < 5 / np.sqrt(flat.size)
+    assert abs(flat.var() - 1.0) < 5 * np.sqrt(2 / flat.size)
+    assert stats.kstest(flat, "norm").pvalue > 1e-3
+    # each Box–Muller pair shares a radius: its two halves must still be uncorrelated, in
+    # value and in magnitude
+    h = (flat.size + 1) // 2
+    a, b = flat[: flat.size - h], flat[h:]
+    assert abs(np.corrcoef(a, b)[0, 1]) < 5 / np.sqrt(a.size)
+    assert abs(np.corrcoef(np.abs(a), np.abs(b))[0, 1]) < 5 / np.sqrt(a.size)
+    # tails: P(|z| > 3) = 0.0027
+    assert abs(np.mean(np.abs(flat) > 3.0) - 0.0027) < 5 * np.sqrt(0.0027 / flat.size)
+    # reproducible from the generator's state
+    assert np.array_equal(standard_normal32(np.random.default_rng(7), (3, 200_001)), x)
