@@ -54,6 +54,7 @@ from allora_sim.core.store import gather, scatter
 from allora_sim.economy.ledger import LedgerError
 from allora_sim.economy.network import Economy, uallo
 from allora_sim.recorder import Recorder
+from allora_sim.slots import compact, in_slot_order, is_all_slots, spread, take, take_forecasts
 from allora_sim.world import WorldPaths, simulate_world
 
 __all__ = ["UALLO_PER_ALLO", "AlloraModel", "compact"]
@@ -67,74 +68,6 @@ _ROLE_AGENT = {
     "consumers": Consumer,
     "delegators": Delegator,
 }
-
-
-_ALL_SLOTS: dict[tuple[int, ...], np.ndarray] = {}
-
-
-def _all_slots(shape: tuple[int, ...]) -> np.ndarray:
-    """The ids ``(T, A)`` of every registered slot: every row 0, 1, …, A − 1. One read-only
-    array per shape, so that :func:`_identity` recognises it without comparing."""
-    ids = _ALL_SLOTS.get(shape)
-    if ids is None:
-        ids = np.tile(np.arange(shape[1]), (shape[0], 1))
-        ids.flags.writeable = False
-        _ALL_SLOTS[shape] = ids
-    return ids
-
-
-def compact(active: np.ndarray) -> np.ndarray:
-    """Slots of the active participants per topic, ascending, padded with ``-1``: ``(T, A)``."""
-    if active.all():  # everyone active (the common case): every row is 0, 1, 2, ...
-        return _all_slots(active.shape)
-    counts = active.sum(axis=1)
-    width = int(counts.max()) if counts.size else 0
-    order = np.argsort(~active, axis=1, kind="stable")[:, :width]
-    return np.where(np.arange(width)[None, :] < counts[:, None], order, -1)
-
-
-def _in_slot_order(group: Any, n_topics: int, width: int) -> bool:
-    """Whether a behaviour group's members are every slot of every topic, in order."""
-    return (
-        group.size == n_topics * width
-        and bool((group.topics == np.repeat(np.arange(n_topics), width)).all())
-        and bool((group.slots == np.tile(np.arange(width), n_topics)).all())
-    )
-
-
-def _identity(ids: np.ndarray, width: int) -> bool:
-    """Whether every row of ``ids`` is ``0, 1, …, width − 1`` (all registered slots active)."""
-    if ids.shape[1] != width:
-        return False
-    return ids is _ALL_SLOTS.get(ids.shape) or bool((ids == np.arange(width)).all())
-
-
-def _take(values: np.ndarray, ids: np.ndarray, fill: float = np.nan) -> np.ndarray:
-    """``values[t, ids[t, i]]`` (``fill`` where ``ids`` is −1)."""
-    if _identity(ids, values.shape[1]):
-        return values.astype(np.result_type(values.dtype, np.nan))  # np.where's dtype below
-    got = np.take_along_axis(values, np.maximum(ids, 0), axis=1)
-    return np.where(ids >= 0, got, fill)
-
-
-def _take_forecasts(forecast: np.ndarray, fc_ids: np.ndarray, inf_ids: np.ndarray) -> np.ndarray:
-    """``forecast[t, fc_ids[t, a], inf_ids[t, b]]``: the active forecasters' forecasts of the
-    active inferers (NaN where either id is −1)."""
-    if _identity(fc_ids, forecast.shape[1]) and _identity(inf_ids, forecast.shape[2]):
-        return forecast.copy()
-    rows = np.take_along_axis(forecast, np.maximum(fc_ids, 0)[:, :, None], axis=1)
-    got = np.take_along_axis(rows, np.maximum(inf_ids, 0)[:, None, :], axis=2)
-    return np.where((fc_ids >= 0)[:, :, None] & (inf_ids >= 0)[:, None, :], got, np.nan)
-
-
-def _spread(values: np.ndarray, ids: np.ndarray, width: int) -> np.ndarray:
-    """Inverse of :func:`_take`: ``(T, A)`` values onto ``(T, width)`` registered slots."""
-    if _identity(ids, width):
-        return values.astype(np.float64)
-    out = np.full((values.shape[0], width), np.nan)
-    t, i = np.nonzero(ids >= 0)
-    out[t, ids[t, i]] = values[t, i]
-    return out
 
 
 @dataclass
@@ -180,7 +113,7 @@ class AlloraModel(mesa.Model):
         self._build_population(behaviour_seq)
         reps = self.groups["reputers"]
         # one group of every reputer slot in topic and slot order: its report rows are the grid
-        self._reports_in_grid = len(reps) == 1 and _in_slot_order(
+        self._reports_in_grid = len(reps) == 1 and in_slot_order(
             reps[0], self.n_topics, self.sizes[2]
         )
         mp = self.params.module
@@ -374,8 +307,8 @@ class AlloraModel(mesa.Model):
             "forecasters", np.isfinite(forecast).any(axis=2), st.forecaster_score_quantile, nonce
         )
         inf_ids, fc_ids = compact(inf_active), compact(fc_active)
-        inf_c = _take(inference, inf_ids)
-        fc_c = _take_forecasts(forecast, fc_ids, inf_ids)
+        inf_c = take(inference, inf_ids)
+        fc_c = take_forecasts(forecast, fc_ids, inf_ids)
         self._pending.append(_Pending(e, nonce, inf_ids, fc_ids, inf_c, fc_c, self.fees_paid))
         self._epoch_end(e, ctx)
         self.recorder.record_economy(e, self.fees_paid)
@@ -472,8 +405,8 @@ class AlloraModel(mesa.Model):
             epoch=s,
             truth=truth,
             context=self.world.context[:, s],
-            inference=_spread(pend.inference, pend.inferer_ids, self.sizes[0]),
-            inferer_loss=_spread(exact.inferer, pend.inferer_ids, self.sizes[0]),
+            inference=spread(pend.inference, pend.inferer_ids, self.sizes[0]),
+            inferer_loss=spread(exact.inferer, pend.inferer_ids, self.sizes[0]),
             network_loss=exact.combined,
         )
 
@@ -512,12 +445,12 @@ class AlloraModel(mesa.Model):
         # no reputer nonce for it (GetAndUpdateActiveTopicWeights skips it), so no reports count
         reports[~self.economy.active] = np.nan
 
-        if not _identity(rep_ids, m):
+        if not is_all_slots(rep_ids, m):
             got = np.take_along_axis(reports, np.maximum(rep_ids, 0)[:, :, None], axis=1)
             reports = np.where((rep_ids >= 0)[:, :, None], got, np.nan)
         rep_reports = ValueBundle.from_flat(reports, n_a, k_a)
-        stake_c = _take(self.stake, rep_ids, fill=0.0)
-        delegated_c = _take(self.economy.stake.delegated_stake(), rep_ids, fill=0.0)
+        stake_c = take(self.stake, rep_ids, fill=0.0)
+        delegated_c = take(self.economy.stake.delegated_stake(), rep_ids, fill=0.0)
         part, self.store = gather(self.store, pend.inferer_ids, pend.forecaster_ids, rep_ids)
         part = self._with_registry_emas(part)
         inputs = EpochInputs(
@@ -552,9 +485,9 @@ class AlloraModel(mesa.Model):
         """The admission EMAs (with passive updates) are the stored EMAs the core reads."""
         return replace(
             part,
-            inferer_score_ema=_take(self.sets.ema("inferers"), part.inferer_ids),
-            forecaster_score_ema=_take(self.sets.ema("forecasters"), part.forecaster_ids),
-            reputer_score_ema=_take(self.sets.ema("reputers"), part.reputer_ids),
+            inferer_score_ema=take(self.sets.ema("inferers"), part.inferer_ids),
+            forecaster_score_ema=take(self.sets.ema("forecasters"), part.forecaster_ids),
+            reputer_score_ema=take(self.sets.ema("reputers"), part.reputer_ids),
         )
 
     def _write_emas(self, outcome: Any, pend: _Pending, rep_ids: np.ndarray) -> None:
@@ -611,30 +544,24 @@ class AlloraModel(mesa.Model):
         pool = eco.ledger.balance(eco.module["rewards"])
         take_back(available, sum(available) - pool, self.topic_reward[paid])
         amounts = payouts_uallo_amounts(np.where(ids >= 0, values, np.nan), available)
-        start = 0
-        for role, role_ids, _ in parts:
-            cols = slice(start, start + role_ids.shape[1])
-            start = cols.stop
-            r, c = np.nonzero(ids[:, cols] >= 0)
-            topics, slots = paid[r], ids[:, cols][r, c]
-            pay = amounts[:, cols][r, c]
-            if role == "reputers":
-                eco.restake(topics, slots, pay)
-            elif role == "delegation":
-                cut = pay.ints()
-                eco.delegator_rewards(topics, slots, cut, eco.accounts["delegators"].ravel())
-                staked = eco.stake.delegated[topics, slots].astype(np.float64)
-                y = np.divide(
-                    np.array(cut, dtype=np.float64),
-                    staked,
-                    out=np.zeros(len(cut)),
-                    where=staked > 0,
-                )
-                self.delegation_yield[topics, slots] = (
-                    0.9 * self.delegation_yield[topics, slots] + 0.1 * y
-                )
-            else:
-                eco.payout(role, topics, slots, pay)
+        # every payout at once, then split by kind (each kind keeps topic-then-slot order)
+        r, c = np.nonzero(ids >= 0)
+        topics, slots, pay = paid[r], ids[r, c], amounts[r, c]
+        kind = np.searchsorted(np.cumsum([i.shape[1] for _, i, _ in parts]), c, side="right")
+        inf, fc, rep, dlg = (np.flatnonzero(kind == x) for x in range(4))
+        eco.payout(
+            [("inferers", topics[inf], slots[inf]), ("forecasters", topics[fc], slots[fc])],
+            pay[np.concatenate([inf, fc])],
+        )
+        eco.restake(topics[rep], slots[rep], pay[rep])
+        topics, slots = topics[dlg], slots[dlg]
+        cut = pay[dlg].ints()
+        eco.delegator_rewards(topics, slots, cut, eco.accounts["delegators"].ravel())
+        staked = eco.stake.delegated[topics, slots].astype(np.float64)
+        y = np.divide(
+            np.array(cut, dtype=np.float64), staked, out=np.zeros(len(cut)), where=staked > 0
+        )
+        self.delegation_yield[topics, slots] = 0.9 * self.delegation_yield[topics, slots] + 0.1 * y
 
     def _refresh_reputer_share(self, to_reputers: float, epoch: int) -> None:
         """``PreviousPercentageRewardToStakedReputers`` (§9.1), what the mint's cap ê_max reads:
@@ -696,15 +623,20 @@ class AlloraModel(mesa.Model):
     ) -> tuple[np.ndarray, np.ndarray]:
         """Each worker payload pays ``DataSendingFee`` (§7.2); unpaid payloads are not sent."""
         fee = self.params.module.data_sending_fee
-        t, i = np.nonzero(np.isfinite(inference))
-        ok = self.economy.pay_fees("inferers", t, i, fee)
+        accounts = self.economy.accounts
+        t_i, i = np.nonzero(np.isfinite(inference))
+        t_k, k = np.nonzero(np.isfinite(forecast).any(axis=2))
+        # one collection for both classes (their accounts are distinct)
+        ok = self.economy.collect_fees(
+            np.concatenate([accounts["inferers"][t_i, i], accounts["forecasters"][t_k, k]]),
+            np.concatenate([t_i, t_k]),
+            fee,
+        )
+        no_i, no_k = ~ok[: t_i.size], ~ok[t_i.size :]
         inference = inference.copy()
-        inference[t[~ok], i[~ok]] = np.nan
-        sent = np.isfinite(forecast).any(axis=2)
-        t, k = np.nonzero(sent)
-        ok = self.economy.pay_fees("forecasters", t, k, fee)
+        inference[t_i[no_i], i[no_i]] = np.nan
         forecast = forecast.copy()
-        forecast[t[~ok], k[~ok]] = np.nan
+        forecast[t_k[no_k], k[no_k]] = np.nan
         return inference, forecast
 
     def _move_delegations(self, ctx: EpochContext) -> None:

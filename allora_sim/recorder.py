@@ -14,6 +14,7 @@ import pandas as pd
 
 from allora_sim.core.maths import masked_median
 from allora_sim.core.synthesis import Mode
+from allora_sim.slots import is_all_slots
 
 if TYPE_CHECKING:
     from allora_sim.model import AlloraModel
@@ -107,7 +108,7 @@ class _Spread:
     def __init__(self, ids: np.ndarray, width: int) -> None:
         self.shape = (ids.shape[0], width)
         # every registered participant active, in slot order: values are already in place
-        self.identity = ids.shape[1] == width and bool((ids == np.arange(width)).all())
+        self.identity = is_all_slots(ids, width)
         if not self.identity:
             self.tt, self.ii = np.nonzero(ids >= 0)
             self.flat = self.tt * width + ids[self.tt, self.ii]

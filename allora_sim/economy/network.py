@@ -129,8 +129,17 @@ class Economy:
         those who cannot afford theirs pay nothing.
 
         Returns the mask of agents who paid."""
-        src = self.accounts[role][topics, slots]
-        can = self.ledger.collect(src, amounts, self.module["ecosystem"])
+        return self.collect_fees(self.accounts[role][topics, slots], topics, amounts)
+
+    def collect_fees(
+        self,
+        payers: np.ndarray,
+        topics: np.ndarray,
+        amounts: int | Sequence[int] | np.ndarray,
+    ) -> np.ndarray:
+        """:meth:`pay_fees` from accounts of any roles at once: ``payers`` are ledger accounts,
+        each paying for its topic in ``topics``. Returns the mask of those who paid."""
+        can = self.ledger.collect(payers, amounts, self.module["ecosystem"])
         if isinstance(amounts, int | np.integer):
             if amounts > 0 and can.any():
                 per_topic = np.bincount(topics[can], minlength=len(self.revenue)).astype(object)
@@ -150,23 +159,22 @@ class Economy:
 
     def payout(
         self,
-        role: str,
-        topics: np.ndarray,
-        slots: np.ndarray,
+        recipients: Sequence[tuple[str, np.ndarray, np.ndarray]],
         rewards: Sequence[int] | np.ndarray | Uallo,
     ) -> None:
-        """Pay workers from the rewards account (truncated amounts)."""
-        dst = self.accounts[role][topics, slots]
+        """Pay workers from the rewards account (truncated amounts), in one transfer:
+        ``recipients`` are ``(role, topics, slots)`` in the order of ``rewards``."""
+        dst = np.concatenate([self.accounts[role][t, s] for role, t, s in recipients])
         self.ledger.transfer_many(np.full(len(dst), self.module["rewards"]), dst, rewards)
 
     def restake(
         self, topics: np.ndarray, slots: np.ndarray, kept: Sequence[int] | np.ndarray | Uallo
     ) -> None:
-        """A reputer's kept reward goes from the rewards account onto its stake."""
-        n = len(topics)
-        staking = self.module["staking"]
-        self.ledger.transfer_many(np.full(n, self.module["rewards"]), np.full(n, staking), kept)
-        self.stake.add_own_many(topics, slots, kept.ints() if isinstance(kept, Uallo) else kept)
+        """A reputer's kept reward goes from the rewards account onto its stake: one transfer
+        of their total to the staking account, and each reputer's stake grows by its own."""
+        amounts = kept.ints() if isinstance(kept, Uallo) else [int(x) for x in kept]
+        self.ledger.transfer(self.module["rewards"], self.module["staking"], sum(amounts))
+        self.stake.add_own_many(topics, slots, amounts)
 
     def delegator_rewards(
         self,

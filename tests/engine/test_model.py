@@ -201,9 +201,9 @@ def test_context_forecasters_let_the_network_beat_every_inferer() -> None:
 
 
 def test_all_active_fast_paths_equal_the_general_index_work() -> None:
-    """compact / _take / _spread shortcut the case where every registered slot is active in
+    """compact / take / spread shortcut the case where every registered slot is active in
     order; they must give what the general construction gives."""
-    from allora_sim.model import _spread, _take, _take_forecasts, compact
+    from allora_sim.slots import compact, is_all_slots, spread, take, take_forecasts
 
     rng = np.random.default_rng(0)
     everyone = np.ones((3, 5), dtype=bool)
@@ -212,23 +212,30 @@ def test_all_active_fast_paths_equal_the_general_index_work() -> None:
     some = everyone.copy()
     some[1, [0, 3]] = False
     np.testing.assert_array_equal(compact(some)[1], [1, 2, 4, -1, -1])
+    # the all-active ids are one shared array, recognised by identity; it cannot be edited, and
+    # an equal array made elsewhere is recognised by comparison
+    assert compact(everyone) is ids and not ids.flags.writeable
+    with pytest.raises(ValueError):
+        ids[0, 0] = 1
+    assert is_all_slots(ids, 5) and is_all_slots(ids.copy(), 5)
+    assert not is_all_slots(compact(some), 5) and not is_all_slots(ids, 6)
     values = rng.normal(size=(3, 5))
     for dtype in (np.float64, np.float32, np.int64):
         v = values.astype(dtype)
-        got = _take(v, ids)
+        got = take(v, ids)
         want = np.where(ids >= 0, np.take_along_axis(v, np.maximum(ids, 0), axis=1), np.nan)
         assert got.dtype == want.dtype and not np.shares_memory(got, v)
         np.testing.assert_array_equal(got, want)
-    spread = _spread(values, ids, 5)
-    np.testing.assert_array_equal(spread, values)
-    assert not np.shares_memory(spread, values)
+    spread_ = spread(values, ids, 5)
+    np.testing.assert_array_equal(spread_, values)
+    assert not np.shares_memory(spread_, values)
     forecast = rng.normal(size=(3, 4, 5))
     forecast[0, 1, 2] = np.nan
     fc_ids = compact(np.ones((3, 4), dtype=bool))
-    got = _take_forecasts(forecast, fc_ids, ids)
+    got = take_forecasts(forecast, fc_ids, ids)
     np.testing.assert_array_equal(got, forecast)
     assert not np.shares_memory(got, forecast)
-    part = _take_forecasts(forecast, compact(some[:, :4]), compact(some))  # general path
+    part = take_forecasts(forecast, compact(some[:, :4]), compact(some))  # general path
     np.testing.assert_array_equal(part[1, :2, :3], forecast[1][[1, 2]][:, [1, 2, 4]])
     assert np.isnan(part[1, 2:]).all() and np.isnan(part[1, :, 3:]).all()
 
@@ -242,8 +249,8 @@ def test_one_reputer_group_in_slot_order_gives_the_same_tables_as_the_scatter(
 
     fast = _run("n_topics=3", "epochs=12", "seed=5")
     (group,) = fast.groups["reputers"]
-    assert model_module._in_slot_order(group, fast.n_topics, fast.sizes[2])
-    monkeypatch.setattr(model_module, "_in_slot_order", lambda *a: False)
+    assert model_module.in_slot_order(group, fast.n_topics, fast.sizes[2])
+    monkeypatch.setattr(model_module, "in_slot_order", lambda *a: False)
     general = _run("n_topics=3", "epochs=12", "seed=5")
     pd.testing.assert_frame_equal(fast.epochs_frame(), general.epochs_frame())
     pd.testing.assert_frame_equal(fast.agents_frame(), general.agents_frame())
