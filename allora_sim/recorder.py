@@ -135,9 +135,9 @@ class Recorder:
         self.model = model
         self.run = run
         self.record_agents = record_agents
-        self._epochs: list[dict[str, np.ndarray]] = []
-        self._agents: list[dict[str, np.ndarray]] = []
-        self._economy: list[dict[str, np.ndarray]] = []
+        self._epochs: list[dict[str, Any]] = []
+        self._agents: list[dict[str, Any]] = []
+        self._economy: list[dict[str, Any]] = []
         t = model.n_topics
         # static identity columns per role, in (topic, slot) order
         self._static: dict[str, dict[str, np.ndarray]] = {}
@@ -194,9 +194,9 @@ class Recorder:
         # there is a placeholder 0 (calcNetworkInferencesMultipleByMedian)
         naive = pend.network.mode != Mode.MEDIAN
         row = {
-            "run": np.full(t, self.run),
+            "run": self.run,
             "topic": np.arange(t),
-            "epoch": np.full(t, epoch),
+            "epoch": epoch,
             "target": truth,
             "context": context,
             "network_inference": net.combined,
@@ -220,8 +220,8 @@ class Recorder:
             "reward_error": outcome.reward_error,
         }
         # own copies: many columns are views into an epoch's whole value or loss bundle,
-        # which a buffered row must not keep alive
-        self._epochs.append({k: np.array(v) for k, v in row.items()})
+        # which a buffered row must not keep alive (scalars stay scalars: see _frame)
+        self._epochs.append({k: v if np.isscalar(v) else np.array(v) for k, v in row.items()})
         m = self.model
         n, k, r = m.sizes[:3]
         inf_ids, fc_ids = pend.inferer_ids, pend.forecaster_ids
@@ -285,8 +285,8 @@ class Recorder:
             if rows == 0:
                 continue
             rec = {k: v for k, v in static.items()}
-            rec["run"] = np.full(rows, self.run)
-            rec["epoch"] = np.full(rows, epoch)
+            rec["run"] = self.run
+            rec["epoch"] = epoch
             for name, arr in cols.items():
                 rec[name] = np.asarray(arr, dtype=np.float64).reshape(t, -1).ravel()
             self._agents.append(rec)
@@ -302,12 +302,12 @@ class Recorder:
         sup = eco.supply()
         led = eco.ledger
 
-        def allo(x: int) -> np.ndarray:
-            return np.full(t, x / UALLO)
+        def allo(x: int) -> float:
+            return x / UALLO
 
         row = {
-            "run": np.full(t, self.run),
-            "epoch": np.full(t, epoch),
+            "run": self.run,
+            "epoch": epoch,
             "topic": np.arange(t),
             "active": eco.active.astype(float),
             "weight": eco.weight.copy(),
@@ -325,8 +325,8 @@ class Recorder:
             "emission": allo(eco.emitted_last),
             "validators": allo(eco.validators_last),
             "rewards_account": allo(led.balance(eco.module["rewards"])),
-            "reputer_share": np.full(t, getattr(eco, "reputers_percent", np.nan)),
-            "emission_per_token": np.full(t, getattr(eco, "emission_per_token", None) or np.nan),
+            "reputer_share": float(getattr(eco, "reputers_percent", np.nan)),
+            "emission_per_token": float(getattr(eco, "emission_per_token", None) or np.nan),
         }
         roles = ("inferers", "forecasters", "reputers", "consumers", "delegators")
         for role, total in zip(roles, led.totals_of([eco.accounts[r] for r in roles]), strict=True):
@@ -336,9 +336,23 @@ class Recorder:
     # -----------------------------------------------------------------------------------------
 
     @staticmethod
-    def _frame(chunks: list[dict[str, np.ndarray]], columns: tuple[str, ...]) -> pd.DataFrame:
+    def _frame(chunks: list[dict[str, Any]], columns: tuple[str, ...]) -> pd.DataFrame:
+        """One table of buffered chunks. A chunk's column is an array of its rows, or a scalar
+        shared by all its rows (run, epoch, network-wide figures): repeated here, once."""
         if chunks:
-            data = {c: np.concatenate([ch[c] for ch in chunks]) for c in columns}
+            rows = [len(ch["topic"]) for ch in chunks]
+            data = {}
+            for c in columns:
+                parts = [ch[c] for ch in chunks]
+                if all(np.isscalar(p) for p in parts):
+                    data[c] = np.repeat(np.array(parts), rows)
+                else:
+                    data[c] = np.concatenate(
+                        [
+                            np.full(n, p) if np.isscalar(p) else p
+                            for p, n in zip(parts, rows, strict=True)
+                        ]
+                    )
         else:  # typed like the rows would be
             data = {c: np.empty(0) for c in columns}
         df = pd.DataFrame(data, columns=list(columns))
