@@ -86,3 +86,10 @@ class ActiveSets:
         ok = np.isfinite(values)
         self.score[cls][topics[ok], slots[ok]] = values[ok]
         self.block[cls][topics[ok], slots[ok]] = nonce
+
+    def write_where(self, cls: str, scored: np.ndarray, values: np.ndarray, nonce: int) -> None:
+        """:meth:`write` for every registered slot at once, ``values`` ``(T, R)`` in slot order,
+        where ``scored`` (and the value is finite)."""
+        ok = scored & np.isfinite(values)
+        np.copyto(self.score[cls], values, where=ok)
+        self.block[cls][ok] = nonce

@@ -509,6 +509,11 @@ class AlloraModel(mesa.Model):
             ),
             ("reputers", rep_ids, outcome.reputer_score, st.reputer_ids, st.reputer_score_ema),
         ):
+            if is_all_slots(ids, self.sets.score[cls].shape[1]) and is_all_slots(
+                ema_ids, ids.shape[1]
+            ):  # every registered slot active, the store aligned to them: whole-array writes
+                self.sets.write_where(cls, np.isfinite(score), ema, pend.nonce)
+                continue
             t, i = np.nonzero((ids >= 0) & np.isfinite(score))
             if t.size == 0:
                 continue

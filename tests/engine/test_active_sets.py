@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 import allora_sim
+from allora_sim.active_sets import ActiveSets
 from allora_sim.core.sortition import limit_forecast_elements
 from allora_sim.model import AlloraModel
 
@@ -103,3 +104,30 @@ def test_forecast_elements_follow_the_chain_rule_for_full_and_partial_forecasts(
             want = np.where(keep, forecast[topic, f], np.nan)
             np.testing.assert_array_equal(got[topic, f], want)
     assert np.isfinite(got[0, 1]).sum() == limit
+
+
+def test_whole_array_ema_writes_equal_the_per_slot_writes() -> None:
+    """The model writes scored EMAs with ``write_where`` when every registered slot is active;
+    it must store what ``write`` stores slot by slot (values and nonces, unscored and non-finite
+    left as they were)."""
+    rng = np.random.default_rng(3)
+
+    def sets() -> ActiveSets:
+        s = ActiveSets(4, {"inferers": 6}, {"inferers": 6}, 0.1, rng)
+        s.score["inferers"][:] = rng.normal(size=(4, 6))
+        s.score["inferers"][0, 0] = np.nan
+        s.block["inferers"][:] = 7
+        return s
+
+    a = sets()
+    b = ActiveSets(4, {"inferers": 6}, {"inferers": 6}, 0.1, rng)
+    b.score["inferers"][:], b.block["inferers"][:] = a.score["inferers"], a.block["inferers"]
+    values = rng.normal(size=(4, 6))
+    values[1, 2] = np.nan
+    scored = rng.random((4, 6)) < 0.7
+    a.write_where("inferers", scored, values, 99)
+    t, i = np.nonzero(scored)
+    b.write("inferers", t, i, values[t, i], 99)
+    np.testing.assert_array_equal(a.score["inferers"], b.score["inferers"])
+    np.testing.assert_array_equal(a.block["inferers"], b.block["inferers"])
+    assert (a.block["inferers"] == 99).sum() == (scored & np.isfinite(values)).sum()
