@@ -221,7 +221,7 @@ class Recorder:
         }
         # own copies: many columns are views into an epoch's whole value or loss bundle,
         # which a buffered row must not keep alive (scalars stay scalars: see _frame)
-        self._epochs.append({k: v if np.isscalar(v) else np.array(v) for k, v in row.items()})
+        self._epochs.append({k: v.copy() if type(v) is np.ndarray else v for k, v in row.items()})
         m = self.model
         n, k, r = m.sizes[:3]
         inf_ids, fc_ids = pend.inferer_ids, pend.forecaster_ids

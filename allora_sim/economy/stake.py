@@ -49,9 +49,16 @@ class StakeBook:
         self._authority: np.ndarray | None = None
         self._delegated: np.ndarray | None = None
         self._topic_stake: np.ndarray | None = None
+        self._topic_exact: list[int] | None = None
 
     def _changed(self) -> None:
-        self._authority = self._delegated = self._topic_stake = None
+        self._authority = self._delegated = self._topic_stake = self._topic_exact = None
+
+    def _per_topic(self) -> list[int]:
+        """Exact total stake per topic (Python ints; cached until the next change)."""
+        if self._topic_exact is None:
+            self._topic_exact = (self.own.sum(axis=1) + self.delegated.sum(axis=1)).tolist()
+        return self._topic_exact
 
     # ---------------------------------------------------------------------------------------
 
@@ -73,12 +80,12 @@ class StakeBook:
 
     def total(self) -> int:
         """Σ of all stake (stake being removed still counts until its window has passed)."""
-        return int(self.own.sum() + self.delegated.sum())
+        return int(sum(self._per_topic()))
 
     def topic_stake(self) -> np.ndarray:
         """Total stake per topic ``(T,)`` (float, for topic weights)."""
         if self._topic_stake is None:
-            self._topic_stake = (self.own + self.delegated).sum(axis=1).astype(np.float64)
+            self._topic_stake = np.array(self._per_topic(), dtype=object).astype(np.float64)
             self._topic_stake.flags.writeable = False
         return self._topic_stake
 

@@ -133,9 +133,12 @@ def test_epochs_close_and_are_admitted_on_the_chains_schedule(lag: int) -> None:
         )
     )
     log: list[tuple[str, int, int]] = []
-    admit, write = m.sets.admit, m.sets.write
+    admit, write, write_where = m.sets.admit, m.sets.write, m.sets.write_where
     m.sets.admit = lambda cls, *a: log.append(("admit", m.epoch, a[-1])) or admit(cls, *a)  # type: ignore[method-assign]
     m.sets.write = lambda cls, *a: log.append(("write", m.epoch, a[-1])) or write(cls, *a)  # type: ignore[method-assign]
+    m.sets.write_where = (  # type: ignore[method-assign]
+        lambda cls, *a: log.append(("write", m.epoch, a[-1])) or write_where(cls, *a)
+    )
     synth = m._synthesize
     seen: dict[int, float] = {}
 
