@@ -60,7 +60,9 @@ def is_all_slots(ids: np.ndarray, width: int) -> bool:
     """Whether every row of ``ids`` is ``0, 1, …, width − 1`` (all registered slots active)."""
     if ids.shape[1] != width:
         return False
-    return ids is _ALL_SLOTS.get(ids.shape) or bool((ids == np.arange(width)).all())
+    if ids is _ALL_SLOTS.get(ids.shape):
+        return True
+    return bool((ids == all_slots((1, width))[0]).all())
 
 
 def take(values: np.ndarray, ids: np.ndarray, fill: float = np.nan) -> np.ndarray:

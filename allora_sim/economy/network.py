@@ -288,14 +288,18 @@ class Economy:
 
     def _add_to_weight_sum(self, changes: np.ndarray) -> None:
         """Add ``changes`` to the weight sum one after another, in topic order, as the chain's
-        loop does (``np.add.accumulate`` is sequential: the same rounding as a Python loop)."""
-        if changes.size:
-            self.weight_sum = float(np.add.accumulate(np.r_[self.weight_sum, changes])[-1])
+        loop does (the same rounding)."""
+        total = self.weight_sum
+        for change in changes.tolist():
+            total += change
+        self.weight_sum = float(total)
 
     def _deactivate(self, topics_off: np.ndarray) -> None:
         """Inactivate the topics of the mask; their previous weights (if stored) leave the weight
         sum."""
         off = np.flatnonzero(topics_off)
+        if off.size == 0:
+            return
         self.active[off] = False
         prev = self.prev_weight[off]
         self._add_to_weight_sum(-np.where(np.isnan(prev), 0.0, prev))
