@@ -75,6 +75,11 @@ def _amounts(amounts: int | Sequence[int] | np.ndarray | Uallo, what: str = "amo
     return out
 
 
+def _ascending(index: np.ndarray) -> bool:
+    """Whether ``index`` is strictly ascending (hence without repeats)."""
+    return index.size < 2 or bool((index[1:] > index[:-1]).all())
+
+
 def _negative(what: str) -> LedgerError:
     return LedgerError(f"transfer {what}s must be >= 0")
 
@@ -89,7 +94,7 @@ def _totals(index: np.ndarray, amounts: Uallo) -> tuple[np.ndarray, Uallo]:
         return index[:1], amounts.sum_runs(np.zeros(1, dtype=np.intp))
     # all distinct (no summing needed): seen at once when ascending (agents' accounts in
     # topic and slot order), else by sorting
-    if index.size < 2 or bool((index[1:] > index[:-1]).all()):
+    if _ascending(index):
         return index, amounts
     order = np.argsort(index, kind="stable")
     keys = index[order]
@@ -235,6 +240,8 @@ class Ledger:
         theirs. An account named twice goes through :meth:`transfer_many` (all or nothing over
         its debits)."""
         src = np.asarray(src, dtype=np.intp)
+        if type(amounts) is int and 0 < amounts < BASE and _ascending(src):
+            return self._collect_fee(src, amounts, dst)
         need = _amounts(amounts)
         one = need.hi.size == 1
         if one:
@@ -248,7 +255,7 @@ class Ledger:
             return can
         payers = src[pay]
         debits = need if one else need[pay]
-        if payers.size > 1 and not (payers[1:] > payers[:-1]).all():
+        if not _ascending(payers):
             if np.unique(payers).size < payers.size:
                 if one:
                     debits = Uallo(np.full(payers.size, need.hi), np.full(payers.size, need.lo))
@@ -258,6 +265,21 @@ class Ledger:
         self._set(payers, held[pay].minus(debits))
         total = (int(need.hi) * BASE + int(need.lo)) * payers.size if one else debits.total()
         self._credit(dst, total)
+        return can
+
+    def _collect_fee(self, src: np.ndarray, fee: int, dst: int) -> np.ndarray:
+        """:meth:`collect` of one amount below one ALLO (a fee) from distinct accounts in
+        ascending order: only the low limb moves, with a borrow from the whole ALLO."""
+        hi, lo = self.held.hi[src], self.held.lo[src]
+        can = (hi > 0) | (lo >= fee)
+        if not can.all():
+            src, hi, lo = src[can], hi[can], lo[can]
+        lo -= fee
+        borrow = lo < 0
+        lo += borrow * BASE
+        hi -= borrow
+        self.held.hi[src], self.held.lo[src] = hi, lo
+        self._credit(dst, fee * src.size)
         return can
 
     def _transfer_few(self, src: list[int], dst: list[int], amounts: list[int]) -> None:

@@ -176,3 +176,40 @@ def test_collect_refuses_amounts_that_do_not_match_the_payers() -> None:
     with pytest.raises(LedgerError, match="one amount, or one per payer"):
         led.collect(np.array([0, 1]), [1, 2, 3], 2)
     assert led.balances.tolist() == before
+
+
+BASE = 10**18
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.integers(0, 50),  # below the fee or just above
+            st.integers(BASE - 50, BASE + 50),  # around one ALLO: the borrow
+            st.integers(0, 10**25),
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    st.data(),
+)
+def test_collecting_a_fee_from_distinct_ascending_payers(balances, data) -> None:
+    """The fee path of ``collect`` (one amount below one ALLO, payers distinct and ascending:
+    the data-sending fees of every epoch) against Python ints, the collector possibly a payer."""
+    led = Ledger(MAX)
+    acct = led.open_many([f"a{i}" for i in range(len(balances))], balances)
+    led.set_genesis_pools(unminted=MAX - sum(balances), locked={})
+    n = len(balances)
+    src = sorted(data.draw(st.sets(st.integers(0, n - 1), min_size=1)))
+    fee = data.draw(st.one_of(st.integers(1, 50), st.integers(1, BASE - 1)))
+    dst = data.draw(st.integers(0, n - 1))
+    got = led.collect(acct[src], fee, int(acct[dst]))
+    can = [balances[s] >= fee for s in src]
+    assert got.tolist() == can
+    want = list(balances)
+    for s, c in zip(src, can, strict=True):
+        want[s] -= fee if c else 0
+    want[dst] += fee * sum(can)
+    assert led.balances.tolist() == want
+    led.check()
