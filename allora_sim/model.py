@@ -398,7 +398,8 @@ class AlloraModel(mesa.Model):
         truth = self.world.truth[:, s]
         # every entry's exact loss at once, on the flat bundle (the loss is elementwise)
         values = pend.network.values.flat()
-        exact_flat = np.where(np.isfinite(values), self.world.loss(values, truth[:, None]), np.nan)
+        # absent entries are NaN, and every loss keeps NaN (network values are never ±inf)
+        exact_flat = self.world.loss(values, truth[:, None])
         n_a, k_a = pend.inferer_ids.shape[1], pend.forecaster_ids.shape[1]
         pend.exact = exact = ValueBundle.from_flat(exact_flat, n_a, k_a)
         self._revealed = Revealed(
@@ -452,7 +453,7 @@ class AlloraModel(mesa.Model):
         stake_c = take(self.stake, rep_ids, fill=0.0)
         delegated_c = take(self.economy.stake.delegated_stake(), rep_ids, fill=0.0)
         part, self.store = gather(self.store, pend.inferer_ids, pend.forecaster_ids, rep_ids)
-        part = self._with_registry_emas(part)
+        part = self._with_registry_emas(part, pend.inferer_ids, pend.forecaster_ids, rep_ids)
         inputs = EpochInputs(
             inferer_ids=pend.inferer_ids,
             inference=pend.inference,
@@ -481,13 +482,16 @@ class AlloraModel(mesa.Model):
         )
         return float(np.nansum(outcome.reputers_reward))
 
-    def _with_registry_emas(self, part: TopicState) -> TopicState:
-        """The admission EMAs (with passive updates) are the stored EMAs the core reads."""
+    def _with_registry_emas(
+        self, part: TopicState, inf_ids: np.ndarray, fc_ids: np.ndarray, rep_ids: np.ndarray
+    ) -> TopicState:
+        """The admission EMAs (with passive updates) are the stored EMAs the core reads
+        (``part`` is aligned to the ids given)."""
         return replace(
             part,
-            inferer_score_ema=take(self.sets.ema("inferers"), part.inferer_ids),
-            forecaster_score_ema=take(self.sets.ema("forecasters"), part.forecaster_ids),
-            reputer_score_ema=take(self.sets.ema("reputers"), part.reputer_ids),
+            inferer_score_ema=take(self.sets.ema("inferers"), inf_ids),
+            forecaster_score_ema=take(self.sets.ema("forecasters"), fc_ids),
+            reputer_score_ema=take(self.sets.ema("reputers"), rep_ids),
         )
 
     def _write_emas(self, outcome: Any, pend: _Pending, rep_ids: np.ndarray) -> None:

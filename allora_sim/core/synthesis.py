@@ -379,16 +379,16 @@ def synthesize(
     combined = np.where(mode == Mode.NONE, np.nan, combined)
     naive = np.where(mode == Mode.NONE, np.nan, naive)
     full_b = full[:, None]
-    values_out = ValueBundle(
-        combined=combined,
-        naive=naive,
-        inferer=np.where(inferer_present, inference, np.nan),
-        forecaster=np.where(full_b & fc_in, fc_implied, np.nan),
-        oneout_inferer=np.where(full_b, oneout_inf, np.nan),
-        oneout_forecaster=np.where(full_b, oneout_fc, np.nan),
-        onein_forecaster=np.where(full_b, onein_fc, np.nan),
-        oneout_inferer_forecaster=np.where(full[:, None, None], oo_implied, np.nan),
-    )
+    # written into its flat ExtractValues layout, which every reader needs (reports, losses)
+    values_out = ValueBundle.from_flat(np.full((b, 2 + 2 * n + k * (n + 3)), np.nan), n, k)
+    values_out.combined[...] = combined
+    values_out.naive[...] = naive
+    np.copyto(values_out.inferer, inference, where=inferer_present)
+    np.copyto(values_out.forecaster, fc_implied, where=full_b & fc_in)
+    np.copyto(values_out.oneout_inferer, oneout_inf, where=full_b)
+    np.copyto(values_out.oneout_forecaster, oneout_fc, where=full_b)
+    np.copyto(values_out.onein_forecaster, onein_fc, where=full_b)
+    np.copyto(values_out.oneout_inferer_forecaster, oo_implied, where=full[:, None, None])
 
     inf_w = np.where(full_b & inferer_present, weights[:, 0, :n], np.nan)
     fc_w = np.where(full_b & fc_in, weights[:, 0, n:], np.nan)

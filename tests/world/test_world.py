@@ -9,7 +9,7 @@ from omegaconf import OmegaConf
 from allora_sim.cli import main
 from allora_sim.config import LossKind, TargetKind, WorldConfig, WorldKind
 from allora_sim.world import SeriesError, load_series, log10_loss, simulate_world
-from allora_sim.world.losses import power_tanh, zptae
+from allora_sim.world.losses import LOSSES, power_tanh, zptae
 from allora_sim.world.processes import gbm_log_returns, regime_path
 
 
@@ -114,6 +114,18 @@ def test_squared_and_absolute_log10_losses() -> None:
     np.testing.assert_allclose(ab[0, :2], [np.log10(0.5), np.log10(0.1)], rtol=1e-14)
     # an exact prediction is a finite, very low loss (floored), never -inf
     assert np.isfinite(sq[0, 2]) and sq[0, 2] == -30.0
+
+
+@pytest.mark.parametrize("kind", sorted(LOSSES))
+def test_every_log10_loss_keeps_absent_entries_absent(kind: str) -> None:
+    """The model takes the losses of a whole value bundle at once: an absent (NaN) entry must
+    stay NaN, and a present one match log10 of the raw loss to a few ulp."""
+    loss = log10_loss(kind, np.ones(2))
+    pred = np.array([[np.nan, 1.5, 0.2], [0.3, np.nan, -4.0]])
+    got = loss(pred, np.array([[1.0], [0.5]]))
+    want = np.log10(np.maximum(LOSSES[kind](pred, np.array([[1.0], [0.5]])), 1e-30))
+    assert np.array_equal(np.isnan(got), np.isnan(pred))
+    np.testing.assert_allclose(got, want, rtol=1e-15)
 
 
 def test_power_tanh_and_zptae_by_hand() -> None:
