@@ -565,6 +565,8 @@ class AlloraModel(mesa.Model):
         eco.restake(topics[rep], slots[rep], pay[rep])
         topics, slots = topics[dlg], slots[dlg]
         cut = pay[dlg].ints()
+        if not any(cut) and not self.delegation_yield[topics, slots].any():
+            return  # nothing delegated earns, and every yield is already 0
         eco.delegator_rewards(topics, slots, cut, eco.accounts["delegators"].ravel())
         staked = eco.stake.delegated[topics, slots].astype(np.float64)
         y = np.divide(
