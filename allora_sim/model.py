@@ -111,11 +111,12 @@ class AlloraModel(mesa.Model):
         self.lag = scenario.lag_epochs
         self.epoch_length = scenario.world.epoch_length
         self._build_population(behaviour_seq)
-        reps = self.groups["reputers"]
-        # one group of every reputer slot in topic and slot order: its report rows are the grid
-        self._reports_in_grid = len(reps) == 1 and in_slot_order(
-            reps[0], self.n_topics, self.sizes[2]
-        )
+        # one group of every slot of a role in topic and slot order: its rows are the grid
+        self._in_grid = {
+            role: len(self.groups[role]) == 1
+            and in_slot_order(self.groups[role][0], self.n_topics, size)
+            for role, size in zip(ROLES[:3], self.sizes[:3], strict=True)
+        }
         mp = self.params.module
         n, k, m = self.sizes[:3]
         self.sets = ActiveSets(
@@ -277,12 +278,21 @@ class AlloraModel(mesa.Model):
             revealed=self._revealed,
             loss=self.world.loss,
         )
-        inference = np.full((self.n_topics, n), np.nan)
-        for g in self.groups["inferers"]:
-            inference[g.topics, g.slots] = g.infer(ctx)  # type: ignore[attr-defined]
-        forecast = np.full((self.n_topics, k, n), np.nan)
-        for g in self.groups["forecasters"]:
-            forecast[g.topics, g.slots] = g.forecast(ctx)  # type: ignore[attr-defined]
+        # the model's own arrays (behaviours may return their state): edited in place below
+        if self._in_grid["inferers"]:
+            inference = np.array(self.groups["inferers"][0].infer(ctx), dtype=np.float64)  # type: ignore[attr-defined]
+            inference = inference.reshape(self.n_topics, n)
+        else:
+            inference = np.full((self.n_topics, n), np.nan)
+            for g in self.groups["inferers"]:
+                inference[g.topics, g.slots] = g.infer(ctx)  # type: ignore[attr-defined]
+        if self._in_grid["forecasters"]:
+            forecast = np.array(self.groups["forecasters"][0].forecast(ctx), dtype=np.float64)  # type: ignore[attr-defined]
+            forecast = forecast.reshape(self.n_topics, k, n)
+        else:
+            forecast = np.full((self.n_topics, k, n), np.nan)
+            for g in self.groups["forecasters"]:
+                forecast[g.topics, g.slots] = g.forecast(ctx)  # type: ignore[attr-defined]
         self._move_delegations(ctx)
         self.fees_paid = np.zeros(self.n_topics)
         for g in self.groups["consumers"]:
@@ -422,7 +432,7 @@ class AlloraModel(mesa.Model):
         assert exact_losses is not None  # revealed an epoch earlier (lag ≥ 1)
         shape = (self.n_topics, m, 2 + 2 * n_a + k_a * (n_a + 3))
         groups = self.groups["reputers"]
-        if self._reports_in_grid:
+        if self._in_grid["reputers"]:
             reports = groups[0].report(ctx, exact_losses).flat().reshape(shape)  # type: ignore[attr-defined]
         else:
             reports = np.full(shape, np.nan)
@@ -632,7 +642,8 @@ class AlloraModel(mesa.Model):
     def _data_fees(
         self, inference: np.ndarray, forecast: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
-        """Each worker payload pays ``DataSendingFee`` (§7.2); unpaid payloads are not sent."""
+        """Each worker payload pays ``DataSendingFee`` (§7.2); unpaid payloads are not sent
+        (set to NaN in the arrays given, which are the model's own)."""
         fee = self.params.module.data_sending_fee
         accounts = self.economy.accounts
         t_i, i = np.nonzero(np.isfinite(inference))
@@ -643,11 +654,10 @@ class AlloraModel(mesa.Model):
             np.concatenate([t_i, t_k]),
             fee,
         )
-        no_i, no_k = ~ok[: t_i.size], ~ok[t_i.size :]
-        inference = inference.copy()
-        inference[t_i[no_i], i[no_i]] = np.nan
-        forecast = forecast.copy()
-        forecast[t_k[no_k], k[no_k]] = np.nan
+        if not ok.all():  # unpaid payloads are not sent (the arrays are the model's own)
+            no_i, no_k = ~ok[: t_i.size], ~ok[t_i.size :]
+            inference[t_i[no_i], i[no_i]] = np.nan
+            forecast[t_k[no_k], k[no_k]] = np.nan
         return inference, forecast
 
     def _move_delegations(self, ctx: EpochContext) -> None:

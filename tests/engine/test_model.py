@@ -247,16 +247,18 @@ def test_all_active_fast_paths_equal_the_general_index_work() -> None:
     assert np.isnan(part[1, 2:]).all() and np.isnan(part[1, :, 3:]).all()
 
 
-def test_one_reputer_group_in_slot_order_gives_the_same_tables_as_the_scatter(
+def test_one_group_in_slot_order_gives_the_same_tables_as_the_scatter(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """A single reputer group covering every slot in order uses its rows as the report grid;
-    forcing the general scatter must give identical tables."""
+    """A single group of a role covering every slot in order (inferers, forecasters, reputers)
+    uses its rows as the grid; forcing the general scatter must give identical tables."""
     from allora_sim import model as model_module
 
     fast = _run("n_topics=3", "epochs=12", "seed=5")
-    (group,) = fast.groups["reputers"]
-    assert model_module.in_slot_order(group, fast.n_topics, fast.sizes[2])
+    for role, size in zip(("inferers", "forecasters", "reputers"), fast.sizes, strict=False):
+        (group,) = fast.groups[role]
+        assert model_module.in_slot_order(group, fast.n_topics, size), role
+    assert all(fast._in_grid.values())
     monkeypatch.setattr(model_module, "in_slot_order", lambda *a: False)
     general = _run("n_topics=3", "epochs=12", "seed=5")
     pd.testing.assert_frame_equal(fast.epochs_frame(), general.epochs_frame())
