@@ -314,7 +314,10 @@ class AlloraModel(mesa.Model):
             "inferers", np.isfinite(inference), st.inferer_score_quantile, nonce
         )
         fc_active = self.sets.admit(
-            "forecasters", np.isfinite(forecast).any(axis=2), st.forecaster_score_quantile, nonce
+            "forecasters",
+            np.asarray(np.isfinite(forecast).any(axis=2)),
+            st.forecaster_score_quantile,
+            nonce,
         )
         inf_ids, fc_ids = compact(inf_active), compact(fc_active)
         inf_c = take(inference, inf_ids)

@@ -284,7 +284,7 @@ class Recorder:
             rows = len(static["agent"])
             if rows == 0:
                 continue
-            rec = {k: v for k, v in static.items()}
+            rec: dict[str, Any] = dict(static)
             rec["run"] = self.run
             rec["epoch"] = epoch
             for name, arr in cols.items():
