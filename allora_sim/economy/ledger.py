@@ -76,7 +76,7 @@ def _amounts(amounts: int | Sequence[int] | np.ndarray | Uallo, what: str = "amo
 
 
 def _ascending(index: np.ndarray) -> bool:
-    """Whether ``index`` is strictly ascending (hence without repeats)."""
+    """Whether the 1-D ``index`` is strictly ascending (hence without repeats)."""
     return index.size < 2 or bool((index[1:] > index[:-1]).all())
 
 
@@ -240,7 +240,7 @@ class Ledger:
         theirs. An account named twice goes through :meth:`transfer_many` (all or nothing over
         its debits)."""
         src = np.asarray(src, dtype=np.intp)
-        if type(amounts) is int and 0 < amounts < BASE and _ascending(src):
+        if type(amounts) is int and 0 < amounts < BASE and src.ndim == 1 and _ascending(src):
             return self._collect_fee(src, amounts, dst)
         need = _amounts(amounts)
         one = need.hi.size == 1

@@ -213,3 +213,15 @@ def test_collecting_a_fee_from_distinct_ascending_payers(balances, data) -> None
     want[dst] += fee * sum(can)
     assert led.balances.tolist() == want
     led.check()
+
+
+def test_collecting_a_fee_from_a_grid_of_payers_charges_each_naming() -> None:
+    """Payers given as a 2-D grid, one account named twice: it pays twice (the fee path for
+    distinct ascending payers must not take a grid whose rows merely ascend)."""
+    led = Ledger(MAX)
+    acct = led.open_many(["a", "b", "c", "d"], [100, 100, 100, 0])
+    led.set_genesis_pools(unminted=MAX - 300, locked={})
+    paid = led.collect(acct[np.array([[0, 1], [1, 2]])], 10, int(acct[3]))
+    assert paid.tolist() == [[True, True], [True, True]]
+    assert led.balances.tolist() == [90, 80, 90, 40]
+    led.check()
