@@ -267,7 +267,7 @@ class AlloraModel(mesa.Model):
                 "larger scenario.epochs to step further"
             )
         e = self.epoch
-        n, k = self.sizes[:2]
+        n = self.sizes[0]
         ctx = EpochContext(
             epoch=e,
             truth=self.world.truth[:, e],
@@ -278,21 +278,9 @@ class AlloraModel(mesa.Model):
             revealed=self._revealed,
             loss=self.world.loss,
         )
-        # the model's own arrays (behaviours may return their state): edited in place below
-        if self._in_grid["inferers"]:
-            inference = np.array(self.groups["inferers"][0].infer(ctx), dtype=np.float64)  # type: ignore[attr-defined]
-            inference = inference.reshape(self.n_topics, n)
-        else:
-            inference = np.full((self.n_topics, n), np.nan)
-            for g in self.groups["inferers"]:
-                inference[g.topics, g.slots] = g.infer(ctx)  # type: ignore[attr-defined]
-        if self._in_grid["forecasters"]:
-            forecast = np.array(self.groups["forecasters"][0].forecast(ctx), dtype=np.float64)  # type: ignore[attr-defined]
-            forecast = forecast.reshape(self.n_topics, k, n)
-        else:
-            forecast = np.full((self.n_topics, k, n), np.nan)
-            for g in self.groups["forecasters"]:
-                forecast[g.topics, g.slots] = g.forecast(ctx)  # type: ignore[attr-defined]
+        # the model's own arrays (edited in place below)
+        inference = self._grid("inferers", (), lambda g: g.infer(ctx))
+        forecast = self._grid("forecasters", (n,), lambda g: g.forecast(ctx))
         self._move_delegations(ctx)
         self.fees_paid = np.zeros(self.n_topics)
         for g in self.groups["consumers"]:
@@ -326,6 +314,21 @@ class AlloraModel(mesa.Model):
         self._epoch_end(e, ctx)
         self.recorder.record_economy(e, self.fees_paid)
         self.epoch += 1
+
+    def _grid(self, role: str, shape: tuple[int, ...], submit: Any, own: bool = True) -> np.ndarray:
+        """Every group's ``submit(group)`` (one row per member) on the ``(T, slots, *shape)``
+        grid of the role's registered slots, NaN where nobody submitted. A single group covering
+        every slot in order is the grid already (its rows reshaped): copied when the model needs
+        an array of its own (``own``, to edit), else possibly the behaviour's array (read only)."""
+        groups = self.groups[role]
+        full = (self.n_topics, self.sizes[ROLES.index(role)], *shape)
+        if self._in_grid[role]:
+            rows = submit(groups[0])
+            return (np.array(rows, dtype=np.float64) if own else np.asarray(rows)).reshape(full)
+        out = np.full(full, np.nan)
+        for g in groups:
+            out[g.topics, g.slots] = submit(g)
+        return out
 
     def _epoch_end(self, e: int, ctx: EpochContext) -> None:
         """The end of epoch ``e`` (block n_{e+1}): the reputer nonce whose window has passed
@@ -433,14 +436,10 @@ class AlloraModel(mesa.Model):
         n_a, k_a = pend.inferer_ids.shape[1], pend.forecaster_ids.shape[1]
         exact_losses = pend.exact
         assert exact_losses is not None  # revealed an epoch earlier (lag ≥ 1)
-        shape = (self.n_topics, m, 2 + 2 * n_a + k_a * (n_a + 3))
-        groups = self.groups["reputers"]
-        if self._in_grid["reputers"]:
-            reports = groups[0].report(ctx, exact_losses).flat().reshape(shape)  # type: ignore[attr-defined]
-        else:
-            reports = np.full(shape, np.nan)
-            for g in groups:
-                reports[g.topics, g.slots] = g.report(ctx, exact_losses).flat()  # type: ignore[attr-defined]
+        entries = 2 + 2 * n_a + k_a * (n_a + 3)
+        reports = self._grid(
+            "reputers", (entries,), lambda g: g.report(ctx, exact_losses).flat(), own=False
+        )
         # reputer payloads below the minimum stake are rejected before admission; each payload
         # pays the data-sending fee
         eligible = self.stake >= self.params.module.required_minimum_stake
@@ -457,7 +456,8 @@ class AlloraModel(mesa.Model):
         self._topic_rewards(ctx.epoch, closing=has_inferences)
         # a topic inactivated at this epoch end is neither rewarded nor scored: the chain closes
         # no reputer nonce for it (GetAndUpdateActiveTopicWeights skips it), so no reports count
-        reports[~self.economy.active] = np.nan
+        if not self.economy.active.all():
+            reports = np.where(self.economy.active[:, None, None], reports, np.nan)
 
         if not is_all_slots(rep_ids, m):
             got = np.take_along_axis(reports, np.maximum(rep_ids, 0)[:, :, None], axis=1)
