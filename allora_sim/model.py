@@ -48,6 +48,7 @@ from allora_sim.agents.behaviours import (
 from allora_sim.config import ConfigError, Scenario
 from allora_sim.core import EpochInputs, TopicState, ValueBundle, run_topic_epoch, synthesize
 from allora_sim.core import topics as core_topics
+from allora_sim.core.maths import same
 from allora_sim.core.rewards import payouts_uallo_amounts, take_back
 from allora_sim.core.sortition import top_n_by_score_desc
 from allora_sim.core.store import gather, scatter
@@ -537,7 +538,7 @@ class AlloraModel(mesa.Model):
             slots = ids[t, i]
             # the store is aligned to the ever-active ids: find each slot's column (the same
             # column when the store holds exactly this epoch's participants)
-            if ema_ids.shape == ids.shape and (ema_ids == ids).all():
+            if same(ema_ids, ids):
                 col = i
             else:
                 col = np.argmax(ema_ids[t] == slots[:, None], axis=1)
