@@ -9,7 +9,9 @@ weighted average does them all. Shapes: ``B`` topics, ``N`` inferer slots, ``K``
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -77,14 +79,44 @@ class NetworkInferences:
     chain returns none: single inference or median mode). ``error_bars`` are the weighted
     percentiles :data:`ERROR_BAR_PERCENTILES` (§2.5). ``forecasted_regret[b, k, j]`` is
     ``L_prev − f_kj`` (§2.3). ``mode``: a :class:`Mode` code.
+
+    ``error_bars`` and ``forecasted_regret`` are computed on first access from the inputs kept
+    in ``_extras`` (always batched): the query returns them, but nothing downstream of the epoch (losses,
+    regrets, rewards) reads them, and a simulation that never looks at them should not pay for
+    the sort behind the percentiles on every epoch.
     """
 
     values: ValueBundle
     inferer_weight: Array  # (B, N)
     forecaster_weight: Array  # (B, K)
-    error_bars: Array  # (B, 5)
-    forecasted_regret: Array  # (B, K, N)
     mode: np.ndarray  # (B,) int
+    _extras: dict[str, Any] = field(repr=False, compare=False)
+
+    @cached_property
+    def error_bars(self) -> Array:
+        """``(B, 5)`` weighted percentiles of the combined inference's values (§2.5)."""
+        x = self._extras
+        values0 = np.concatenate([x["inference"], x["fc_implied"]], axis=-1)
+        bars = weighted_percentiles(
+            values0, x["weights0"], x["member0"] & np.isfinite(values0), ERROR_BAR_PERCENTILES
+        )
+        return self._as_fields(np.where(x["full"][:, None], bars, np.nan))
+
+    @cached_property
+    def forecasted_regret(self) -> Array:
+        """``(B, K, N)`` ``L_prev − f_kj`` for each forecast element once a loss exists (§2.3)."""
+        x = self._extras
+        return self._as_fields(
+            np.where(
+                x["has_loss"][:, None, None] & x["element"],
+                x["loss_prev"][:, None, None] - x["forecast"],
+                np.nan,
+            )
+        )
+
+    def _as_fields(self, batched: Array) -> Array:
+        # ``_extras`` stays batched when an unbatched caller's result drops the batch axis
+        return batched if self.mode.ndim else batched[0]
 
 
 def regret_weights(
@@ -392,19 +424,22 @@ def synthesize(
 
     inf_w = np.where(full_b & inferer_present, weights[:, 0, :n], np.nan)
     fc_w = np.where(full_b & fc_in, weights[:, 0, n:], np.nan)
-    values0 = np.concatenate([inference, fc_implied], axis=-1)
-    bars = weighted_percentiles(
-        values0, weights[:, 0], member[:, 0] & np.isfinite(values0), ERROR_BAR_PERCENTILES
-    )
-    bars = np.where(full_b, bars, np.nan)
-    forecasted_regret = np.where(
-        has_loss[:, None, None] & element, loss_prev[:, None, None] - forecast, np.nan
-    )
     return NetworkInferences(
         values=values_out,
         inferer_weight=inf_w,
         forecaster_weight=fc_w,
-        error_bars=bars,
-        forecasted_regret=forecasted_regret,
         mode=mode,
+        # own copies: the caller may reuse its input arrays, and a view would keep the whole
+        # weight and member arrays of every variant alive
+        _extras={
+            "inference": inference.copy(),
+            "fc_implied": fc_implied.copy(),
+            "weights0": weights[:, 0].copy(),
+            "member0": member[:, 0].copy(),
+            "full": full,
+            "has_loss": has_loss,
+            "element": element,
+            "loss_prev": loss_prev,
+            "forecast": forecast.copy(),
+        },
     )

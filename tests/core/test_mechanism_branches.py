@@ -25,7 +25,12 @@ from allora_sim.core.losses import accepted_reports, network_losses
 from allora_sim.core.regrets import update_regrets
 from allora_sim.core.rewards import delegator_cut, worker_reward_fractions
 from allora_sim.core.scores import forecaster_scores
-from allora_sim.core.synthesis import forecast_implied_inferences, regret_weights
+from allora_sim.core.synthesis import (
+    ERROR_BAR_PERCENTILES,
+    forecast_implied_inferences,
+    regret_weights,
+    weighted_percentiles,
+)
 from allora_sim.synthetic import random_epoch_inputs
 
 P = MechanismParams()
@@ -255,6 +260,30 @@ def test_one_forecaster_has_no_one_out_or_one_in_values() -> None:
     assert np.isfinite(net.values.forecaster[0, 0])
     assert np.isnan(net.values.oneout_forecaster[0, 0])
     assert np.isnan(net.values.onein_forecaster[0, 0])
+
+
+def test_error_bars_and_forecasted_regrets_hold_after_the_inputs_change() -> None:
+    """§2.3, §2.5: the query's error bars (weighted percentiles of the combined inference's
+    values at its weights) and forecasted regrets ``L_prev − f_kj``, which are computed on first
+    access, describe the epoch's inputs even when the caller has reused its arrays since."""
+    inference = np.array([[1.0, 2.0, 4.0], [0.5, -1.0, 3.0]])
+    forecast = np.array([[[-1.0, -2.0, -1.5], [-1.2, -1.1, -1.9]]] * 2)
+    present, elements = np.ones((2, 3), bool), np.ones((2, 2, 3), bool)
+    loss = np.array([-1.2, np.nan])  # topic 1 has no network loss yet: median mode
+    args = (RegretStore.empty(2, 3, 2), np.array([-0.1, -0.1]), loss, EPS, PN, CN, 1e-7)
+    net = synthesize(inference.copy(), present, forecast.copy(), elements, *args)
+    mine_inf, mine_fc = inference.copy(), forecast.copy()
+    net_reused = synthesize(mine_inf, present, mine_fc, elements, *args)
+    mine_inf[...], mine_fc[...] = 9.0, 9.0  # the caller reuses its buffers
+    values = np.concatenate([inference, net.values.forecaster], axis=-1)[:1]
+    weights = np.concatenate([net.inferer_weight, net.forecaster_weight], axis=-1)[:1]
+    want = weighted_percentiles(values, weights, np.ones_like(values, bool), ERROR_BAR_PERCENTILES)
+    for got in (net, net_reused):
+        assert np.array_equal(got.error_bars[:1], want)
+        assert np.isnan(got.error_bars[1]).all()  # no synthesis, no error bars
+        assert np.array_equal(got.forecasted_regret[0], -1.2 - forecast[0])
+        assert np.isnan(got.forecasted_regret[1]).all()
+    assert want[0, 0] < want[0, 2] < want[0, -1]  # spread around the median
 
 
 def test_weights_below_z_are_zero_even_just_below() -> None:
