@@ -81,9 +81,9 @@ class NetworkInferences:
     ``L_prev − f_kj`` (§2.3). ``mode``: a :class:`Mode` code.
 
     ``error_bars`` and ``forecasted_regret`` are computed on first access from the inputs kept
-    in ``_extras`` (always batched): the query returns them, but nothing downstream of the epoch (losses,
-    regrets, rewards) reads them, and a simulation that never looks at them should not pay for
-    the sort behind the percentiles on every epoch.
+    in ``_extras`` (always batched): the query returns them, but nothing downstream of the
+    epoch (losses, regrets, rewards) reads them, and a simulation that never looks at them
+    should not pay for the sort behind the percentiles on every epoch.
     """
 
     values: ValueBundle
