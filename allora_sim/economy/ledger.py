@@ -202,8 +202,12 @@ class Ledger:
     # movements ------------------------------------------------------------------------------
 
     def transfer(self, src: int, dst: int, amount: int) -> None:
-        """Move ``amount`` uallo from ``src`` to ``dst``."""
-        self.transfer_many(np.array([src]), np.array([dst]), [amount])
+        """Move ``amount`` uallo from ``src`` to ``dst`` (Python ints: one amount needs no
+        arrays)."""
+        amount = _as_int(amount, "amount")
+        if amount < 0:
+            raise _negative("amount")
+        self._transfer_few([int(src)], [int(dst)], [amount])
 
     def transfer_many(
         self, src: np.ndarray, dst: np.ndarray, amounts: Sequence[int] | np.ndarray | Uallo
