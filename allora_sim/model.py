@@ -50,7 +50,7 @@ from allora_sim.core import EpochInputs, TopicState, ValueBundle, run_topic_epoc
 from allora_sim.core import topics as core_topics
 from allora_sim.core.maths import same
 from allora_sim.core.rewards import payouts_uallo_amounts, take_back
-from allora_sim.core.sortition import top_n_by_score_desc
+from allora_sim.core.sortition import limit_forecast_grid
 from allora_sim.core.store import gather, scatter
 from allora_sim.economy.ledger import LedgerError
 from allora_sim.economy.network import Economy, uallo
@@ -297,7 +297,9 @@ class AlloraModel(mesa.Model):
         inference, forecast = self._data_fees(inference, forecast)
 
         nonce = self.nonce(e)
-        forecast = self._limit_elements(forecast)
+        forecast = limit_forecast_grid(
+            forecast, self.sets.ema("inferers"), self.params.module.max_elements_per_forecast
+        )
         st = self.store
         inf_active = self.sets.admit(
             "inferers", np.isfinite(inference), st.inferer_score_quantile, nonce
@@ -355,31 +357,6 @@ class AlloraModel(mesa.Model):
         for pend in self._pending:
             if pend.network is None and pend.epoch <= e - self.lag + 1:
                 self._reveal(pend)
-
-    def _limit_elements(self, forecast: np.ndarray) -> np.ndarray:
-        """Keep each forecast's elements for the top ``MaxElementsPerForecast`` inferers by
-        score EMA, as the chain does when it accepts a worker payload (§8)."""
-        n = forecast.shape[-1]
-        limit = self.params.module.max_elements_per_forecast
-        if n <= limit:
-            return forecast
-        # Element j names inferer j (no duplicates), so the chain's rule
-        # (limit_forecast_elements) keeps the top ``limit`` present elements by inferer EMA:
-        # one selection per topic serves every forecast naming all inferers; forecasts naming
-        # only some select among those.
-        present = np.isfinite(forecast)
-        ema = self.sets.ema("inferers")  # (T, N)
-        complete = present.all(axis=-1)
-        if complete.any():
-            top = top_n_by_score_desc(ema, np.ones(ema.shape, bool), limit)
-            keep = complete[:, :, None] & top[:, None, :]
-        else:
-            keep = np.zeros(present.shape, dtype=bool)
-        partial = present.any(axis=-1) & ~complete
-        if partial.any():
-            t, k = np.nonzero(partial)
-            keep[t, k] = top_n_by_score_desc(ema[t], present[t, k], limit)
-        return np.where(keep, forecast, np.nan)
 
     def _synthesize(self, part: TopicState, inference: np.ndarray, forecast: np.ndarray) -> Any:
         mp, tp = self.params.module, self.params.topic

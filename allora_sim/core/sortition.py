@@ -48,6 +48,7 @@ __all__ = [
     "calc_ema",
     "find_top_n_by_score_desc",
     "limit_forecast_elements",
+    "limit_forecast_grid",
     "rank_desc",
     "score_emas_after_scoring",
     "top_n_by_score_desc",
@@ -616,6 +617,36 @@ def _top_n_sparse(s: Array, present: Mask, n: int) -> Mask:
     out = np.zeros(present.shape, dtype=bool)
     out.reshape(-1, length)[row[keep], col[keep]] = True
     return out
+
+
+def limit_forecast_grid(forecast: Array, inferer_score_ema: Array, max_elements: int) -> Array:
+    """:func:`limit_forecast_elements` for forecasts on the grid of a topic's inferer slots
+    (``msgServer.InsertWorkerPayload``, §8): ``forecast (T, K, N)`` holds forecaster k's
+    forecasted loss of inferer j at ``[t, k, j]`` (NaN = no element), ``inferer_score_ema
+    (T, N)`` (NaN = none stored, read as 0). Returns the forecasts with the elements beyond
+    each forecast's top ``max_elements`` inferers by EMA set to NaN (the input itself when no
+    forecast can exceed the limit).
+
+    Element j names inferer j, so there are no duplicates: one selection per topic serves every
+    forecast naming all inferers, and only forecasts naming some of them select among those.
+    """
+    n = forecast.shape[-1]
+    if n <= max_elements:
+        return forecast
+    present = np.isfinite(forecast)
+    complete = present.all(axis=-1)
+    if complete.any():
+        top = top_n_by_score_desc(
+            inferer_score_ema, np.ones(inferer_score_ema.shape, bool), max_elements
+        )
+        keep = complete[:, :, None] & top[:, None, :]
+    else:
+        keep = np.zeros(present.shape, dtype=bool)
+    partial = present.any(axis=-1) & ~complete
+    if partial.any():
+        t, k = np.nonzero(partial)
+        keep[t, k] = top_n_by_score_desc(inferer_score_ema[t], present[t, k], max_elements)
+    return np.where(keep, forecast, np.nan)
 
 
 def limit_forecast_elements(

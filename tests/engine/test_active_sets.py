@@ -8,7 +8,7 @@ import pytest
 
 import allora_sim
 from allora_sim.active_sets import ActiveSets
-from allora_sim.core.sortition import limit_forecast_elements
+from allora_sim.core.sortition import limit_forecast_elements, limit_forecast_grid
 from allora_sim.model import AlloraModel
 
 
@@ -74,9 +74,10 @@ def test_improvers_climb_in_and_degraders_fall_out() -> None:
 def test_forecast_elements_follow_the_chain_rule_for_full_and_partial_forecasts(
     inferers: int, named: float
 ) -> None:
-    """The model's element limit (one selection per topic for forecasts naming every inferer)
-    keeps what ``limit_forecast_elements`` keeps, forecast by forecast, also for forecasts that
-    name only some inferers — half of 30, or a few of 400 (the sparse selection)."""
+    """The element limit on the slot grid (one selection per topic for forecasts naming every
+    inferer) keeps what ``limit_forecast_elements`` keeps, forecast by forecast, also for
+    forecasts that name only some inferers — half of 30, or a few of 400 (the sparse
+    selection)."""
     m = AlloraModel(
         allora_sim.scenario(
             "epochs=8",
@@ -95,7 +96,7 @@ def test_forecast_elements_follow_the_chain_rule_for_full_and_partial_forecasts(
     forecast[2, 0] = np.nan  # none
     limit = m.params.module.max_elements_per_forecast
     ema = m.sets.ema("inferers")
-    got = m._limit_elements(forecast)
+    got = limit_forecast_grid(forecast, ema, limit)
     for topic in range(t):
         for f in range(k):
             keep = limit_forecast_elements(
