@@ -86,12 +86,15 @@ def _scores_general(
     return _score(d2, norm, eps_reputer, eps_safe)
 
 
-def _gram(losses: Array, member: Mask) -> tuple[Array, Array, Array]:
+def _gram(losses: Array, member: Mask, all_members: bool = False) -> tuple[Array, Array, Array]:
     """Precomputation for :func:`_scores_gram`: the reputers' loss vectors relative to their plain
-    mean ``r``, their Gram matrix ``H``, their projections ``q = X·r`` and ``‖r‖²``."""
+    mean ``r``, their Gram matrix ``H``, their projections ``q = X·r`` and ``‖r‖²``.
+    ``all_members``: every slot is a member (the mask multiplies by 1: skipped)."""
     mf = member.astype(np.float64)
     ref = (mf[:, None, :] @ losses) / np.maximum(mf.sum(axis=-1), 1.0)[:, None, None]  # (B,1,E)
-    x = (losses - ref) * mf[:, :, None]
+    x = losses - ref
+    if not all_members:
+        x *= mf[:, :, None]
     gram = x @ x.transpose(0, 2, 1)  # (B, M, M)
     q = (x @ ref.transpose(0, 2, 1))[..., 0]  # (B, M)
     rr = (ref @ ref.transpose(0, 2, 1))[:, 0, 0]  # (B,)
@@ -164,26 +167,32 @@ def reputer_consensus(
         coefficient: ``(B, M)`` stored listening coefficients, NaN = never set (default 1).
     """
     b, m, _ = losses.shape
-    reported = np.logical_and(reported, member[:, :, None])
-    entry: np.ndarray = np.asarray(reported.any(axis=1))  # (B, E)
-    # zero outside the member reputers' reported entries
-    losses0 = losses * reported
-    # Topics where every reputer reported every entry take the Gram-matrix path.
-    complete = (reported == (entry[:, None, :] & member[:, :, None])).all(axis=(1, 2))
-    general = np.flatnonzero(~complete)
-    fast = np.flatnonzero(complete)
-    if fast.size == b:
-        gram, q, rr = _gram(losses0, member)
+    if member.all() and reported.all():
+        # every slot a member that reported every entry (the common case): nothing to mask
+        general = np.empty(0, dtype=np.intp)
+        fast = np.arange(b)
+        gram, q, rr = _gram(losses, member, all_members=True)
     else:
-        gram, q, rr = _gram(losses0[fast], member[fast])
-        rep_gen, loss_gen = reported[general], losses0[general]
-        # Missing reports take the most distant value: the reported value maximising
-        # consensus − value, i.e. the smallest.
-        smallest = np.min(np.where(rep_gen, loss_gen, np.inf), axis=1)  # (G, E)
-        smallest = np.where(entry[general], smallest, 0.0)
-        filled_gen = np.where(rep_gen, loss_gen, smallest[:, None, :])
-        not_entry = (~entry[general]).astype(np.float64)[:, None, :]
-        rep_gen = rep_gen.astype(np.float64)
+        reported = np.logical_and(reported, member[:, :, None])
+        entry: np.ndarray = np.asarray(reported.any(axis=1))  # (B, E)
+        # zero outside the member reputers' reported entries
+        losses0 = losses * reported
+        # Topics where every reputer reported every entry take the Gram-matrix path.
+        complete = (reported == (entry[:, None, :] & member[:, :, None])).all(axis=(1, 2))
+        general = np.flatnonzero(~complete)
+        fast = np.flatnonzero(complete)
+        if fast.size == b:
+            gram, q, rr = _gram(losses0, member)
+        else:
+            gram, q, rr = _gram(losses0[fast], member[fast])
+            rep_gen, loss_gen = reported[general], losses0[general]
+            # Missing reports take the most distant value: the reported value maximising
+            # consensus − value, i.e. the smallest.
+            smallest = np.min(np.where(rep_gen, loss_gen, np.inf), axis=1)  # (G, E)
+            smallest = np.where(entry[general], smallest, 0.0)
+            filled_gen = np.where(rep_gen, loss_gen, smallest[:, None, :])
+            not_entry = (~entry[general]).astype(np.float64)[:, None, :]
+            rep_gen = rep_gen.astype(np.float64)
     # topic axis last from here on (module docstring)
     gram = np.ascontiguousarray(gram.transpose(1, 2, 0))  # (M, M, F)
     diag = np.ascontiguousarray(np.diagonal(gram).T)  # (M, F)

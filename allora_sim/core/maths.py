@@ -136,14 +136,23 @@ def ema(
     previous: Array | float,
     first_time: Mask | bool,
     finite: bool = False,
+    overwrite: bool = False,
 ) -> Array:
     """``alloraMath.CalcEma``: ``α·current + (1−α)·previous``; ``current`` the first time and
     (the chain's shortcut) when ``current == previous``.
 
     ``finite=True``: the caller guarantees no ±inf reaches the blend (NaN may), so no
     error-state context is entered — on the small arrays of a hot loop it costs as much as the
-    arithmetic."""
+    arithmetic. ``overwrite=True``: ``previous`` is the caller's own float array of the
+    result's shape, reused for the result (the same numbers: float addition commutes)."""
     with contextlib.nullcontext() if finite else np.errstate(invalid="ignore"):
+        if overwrite:
+            assert isinstance(previous, np.ndarray)
+            shortcut = first_time | (current == previous)
+            previous *= 1.0 - alpha
+            previous += alpha * current
+            np.copyto(previous, current, where=shortcut)
+            return previous
         smoothed = alpha * current + (1.0 - alpha) * previous
     return np.where(first_time | (current == previous), current, smoothed)
 

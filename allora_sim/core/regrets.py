@@ -70,17 +70,24 @@ def update_regrets(
     def view(flat: Array, i: int) -> Array:
         return flat[:, ends[i] - sizes[i] : ends[i]].reshape(previous[i].shape)
 
+    # every key visited (every loss present, every listed forecaster): the common case
+    everywhere = all(bool(mask.all()) for _, _, visited in families for mask in visited)
     for i, (loss_a, loss_b, visited) in enumerate(families):
         np.subtract(loss_a, loss_b, out=view(current, i))
         view(prev, i)[...] = previous[i]
+        if everywhere:
+            continue
         if len(visited) == 1:
             view(visit, i)[...] = visited[0]
         else:
             np.logical_and(visited[0][:, :, None], visited[1][:, None, :], out=view(visit, i))
     filled = np.where(np.isnan(prev), initial_regret[:, None], prev)
     # losses are finite or NaN: no error state to manage
-    new = np.where(visit, ema(alpha, current, filled, False, finite=True), prev)
-    return RegretStore(*(view(new, i) for i in range(len(previous))))
+    filled = ema(alpha, current, filled, False, finite=True, overwrite=True)
+    if not everywhere:
+        np.copyto(prev, filled, where=visit)
+        filled = prev
+    return RegretStore(*(view(filled, i) for i in range(len(previous))))
 
 
 def topic_initial_regret(

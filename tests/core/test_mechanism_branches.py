@@ -20,7 +20,7 @@ from allora_sim.core import (
     run_topic_epoch,
     synthesize,
 )
-from allora_sim.core.consensus import reputer_consensus
+from allora_sim.core.consensus import adjusted_stakes, reputer_consensus
 from allora_sim.core.losses import accepted_reports, network_losses
 from allora_sim.core.regrets import update_regrets
 from allora_sim.core.rewards import delegator_cut, worker_reward_fractions
@@ -135,6 +135,48 @@ def test_experienced_worker_without_a_loss_is_not_in_the_initial_regret_pool() -
 
 R_MAJ = [-1.0, -2.0, -1.5]
 R_OUT = [-3.0, -1.0, -2.5]
+
+
+def test_consensus_entry_paths_agree_on_the_member_reputers() -> None:
+    """§4: the search gives the same scores and coefficients whether every slot is a member that
+    reported everything (no masks), a non-member slot pads the topic (masked, still the Gram
+    path), or one member misses an entry it then gets the most distant value for (general path,
+    checked against the same reports with that value filled in)."""
+    rng = np.random.default_rng(21)
+    b, m, e = 4, 5, 30
+    losses = rng.normal(-2.0, 0.7, (b, m, e))
+    stake = rng.uniform(1.0, 3.0, (b, m))
+    coefficient = rng.uniform(0.3, 1.0, (b, m))
+    args = (0.05, 6, 0.001, 0.5, 0.01, 1e-7)  # lr, iterations, threshold, min fraction, ε, ε_safe
+    full = np.ones((b, m, e), bool)
+    plain = reputer_consensus(losses, full, np.ones((b, m), bool), stake, coefficient, *args)
+    # a padding slot with garbage reports and stake: not a member, so no part of the search
+    pad = lambda x, v: np.concatenate([x, np.full(x[:, :1].shape, v)], axis=1)  # noqa: E731
+    padded = reputer_consensus(
+        pad(losses, 9.0),
+        pad(full, True),
+        pad(np.ones((b, m), bool), False),
+        pad(stake, 5.0),
+        pad(coefficient, 0.2),
+        *args,
+    )
+    np.testing.assert_allclose(padded.score[:, :m], plain.score, rtol=1e-12)
+    np.testing.assert_allclose(padded.coefficient[:, :m], plain.coefficient, rtol=1e-12)
+    assert np.isnan(padded.score[:, m]).all() and np.isnan(padded.coefficient[:, m]).all()
+    # reputer 1 of topic 2 misses entry 4: the entry's consensus averages the others, and its
+    # distance reads the most distant reported value there (the smallest)
+    missing = full.copy()
+    missing[2, 1, 4] = False
+    one = (0.05, 1, *args[2:])  # scores at the starting coefficients
+    got = reputer_consensus(losses, missing, np.ones((b, m), bool), stake, coefficient, *one)
+    adj = adjusted_stakes(coefficient, stake, np.ones((b, m), bool))[2]
+    w = np.where(missing[2], adj[:, None], 0.0)
+    cons = (w * losses[2]).sum(axis=0) / w.sum(axis=0)
+    filled = losses[2].copy()
+    filled[1, 4] = np.delete(losses[2, :, 4], 1).min()
+    dist = np.linalg.norm(filled - cons, axis=1)
+    np.testing.assert_allclose(got.score[2], 1 / (dist / np.linalg.norm(cons) + 0.01), rtol=1e-12)
+    assert (plain.iterations == 6).all()
 
 
 def test_min_stake_fraction_rescale_lands_exactly_on_the_minimum() -> None:

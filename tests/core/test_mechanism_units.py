@@ -11,7 +11,14 @@ import pytest
 
 from allora_sim.core import ValueBundle
 from allora_sim.core.consensus import _gram, _scores_general, _scores_gram
-from allora_sim.core.maths import masked_median, masked_std, phi, phi_prime, quantile_of_decs
+from allora_sim.core.maths import (
+    ema,
+    masked_median,
+    masked_std,
+    phi,
+    phi_prime,
+    quantile_of_decs,
+)
 from allora_sim.core.regrets import topic_initial_regret
 from allora_sim.core.rewards import (
     ENTROPY_SINGLE_PARTICIPANT,
@@ -42,6 +49,27 @@ def test_potential_is_softplus_and_overflow_safe() -> None:
     got = phi(3.0, 0.75, x)
     np.testing.assert_allclose(got[:3], want, rtol=1e-14)
     assert got[3] == pytest.approx(3 * (1e6 - 0.75))
+
+
+def test_ema_in_place_gives_the_same_numbers() -> None:
+    """§0 CalcEma ``α·x + (1−α)·prev`` (x itself the first time or when equal): reusing the
+    previous values' array for the result changes no bit, NaN, shortcut and first time included."""
+    rng = np.random.default_rng(3)
+    cur = rng.normal(size=(4, 50))
+    prev = rng.normal(size=(4, 50))
+    prev[0, :5] = cur[0, :5]  # the equal-values shortcut
+    cur[1, :3] = np.nan
+    prev[2, :3] = np.nan
+    first = rng.random((4, 50)) < 0.2
+    for f in (False, first):
+        want = ema(0.3, cur, prev, f)
+        mine = prev.copy()
+        got = ema(0.3, cur, mine, f, overwrite=True)
+        assert got is mine
+        np.testing.assert_array_equal(got, want)
+        assert np.array_equal(want[0, :5], cur[0, :5])
+        if f is not False:
+            np.testing.assert_array_equal(want[first], cur[first])
 
 
 def test_std_is_bessel_corrected_and_zero_for_one_value() -> None:
