@@ -105,6 +105,8 @@ class Uallo:
 
     def ints(self) -> list[Any]:
         """The amounts as (nested) lists of Python ``int``."""
+        if not self.hi.any():  # all below one ALLO (rewards and fees, mostly): the low limb
+            return list(self.lo.tolist())
         out = self.hi.astype(object)
         out *= BASE
         out += self.lo.astype(object)
@@ -132,7 +134,7 @@ class Uallo:
 
     def total(self) -> int:
         """The exact sum of all amounts."""
-        if self.hi.size <= 8:  # a few amounts: Python ints are cheaper than the limb sums
+        if self.hi.size <= 128:  # up to ~a hundred amounts Python ints beat the limb sums
             return sum(self.hi.ravel().tolist()) * BASE + sum(self.lo.ravel().tolist())
         s = Uallo(self.hi.ravel(), self.lo.ravel()).sum_runs(np.zeros(1, dtype=np.intp))
         return int(s.hi[0]) * BASE + int(s.lo[0])

@@ -110,3 +110,20 @@ def test_long_sums_fall_back_to_python_ints(monkeypatch) -> None:
     monkeypatch.setattr(uallo, "_MAX_TERMS", 4)
     assert Uallo.of_ints(xs).sum_runs(cuts).ints() == want
     assert Uallo.of_ints(xs).total() == sum(xs)
+
+
+@pytest.mark.parametrize("n", [1, 128, 129, 1000])
+def test_totals_and_ints_on_either_side_of_their_shortcuts(n: int) -> None:
+    """``total`` sums up to 128 amounts as Python ints and more on the limbs; ``ints`` reads
+    amounts all below one ALLO off the low limb: exact either way."""
+    rng = np.random.default_rng(n)
+    big = [
+        int(x) * 10**9 + int(y)
+        for x, y in zip(rng.integers(0, 10**18, n), rng.integers(0, 10**9, n), strict=True)
+    ]
+    small = [int(x) for x in rng.integers(0, BASE, n)]
+    for xs in (big, small):
+        u = Uallo.of_ints(xs)
+        assert u.total() == sum(xs)
+        assert u.ints() == xs
+    assert not Uallo.of_ints(small).hi.any()
