@@ -25,6 +25,7 @@ _MAX_TERMS = 2**21  # terms per sum below which Σ(lo >> 18) < 2^21 · 5^18 fits
 _TWO63 = 2.0**63
 _TWO90 = 2.0**90  # ≈ 1.24·10^27 uallo, above MaxSupply
 _INT64_END = 2**63
+_HI_INT64 = 8  # whole ALLO up to which hi·10^18 + lo < 9·10^18 < 2^63 (int64 arithmetic exact)
 
 
 @dataclass(frozen=True)
@@ -105,8 +106,8 @@ class Uallo:
 
     def ints(self) -> list[Any]:
         """The amounts as (nested) lists of Python ``int``."""
-        if not self.hi.any():  # all below one ALLO (rewards and fees, mostly): the low limb
-            return list(self.lo.tolist())
+        if self.hi.size == 0 or self.hi.max() <= _HI_INT64:  # every amount fits int64
+            return list((self.hi * BASE + self.lo).tolist())
         out = self.hi.astype(object)
         out *= BASE
         out += self.lo.astype(object)

@@ -57,7 +57,10 @@ class StakeBook:
     def _per_topic(self) -> list[int]:
         """Exact total stake per topic (Python ints; cached until the next change)."""
         if self._topic_exact is None:
-            self._topic_exact = (self.own.sum(axis=1) + self.delegated.sum(axis=1)).tolist()
+            per_topic = self.own.sum(axis=1)
+            if self.delegated.any():
+                per_topic += self.delegated.sum(axis=1)
+            self._topic_exact = per_topic.tolist()
         return self._topic_exact
 
     # ---------------------------------------------------------------------------------------
@@ -66,7 +69,8 @@ class StakeBook:
         """Stake reputer authority (own + delegated), float uallo ``(T, R)`` for the core
         (computed once per change of the book; read-only)."""
         if self._authority is None:
-            self._authority = (self.own + self.delegated).astype(np.float64)
+            total = self.own + self.delegated if self.delegated.any() else self.own
+            self._authority = total.astype(np.float64)
             self._authority.flags.writeable = False
         return self._authority
 
@@ -97,7 +101,12 @@ class StakeBook:
         self, topics: np.ndarray, reputers: np.ndarray, amounts: Sequence[int] | np.ndarray
     ) -> None:
         """Add to several reputers' own stake (e.g. re-staked rewards)."""
-        np.add.at(self.own, (topics, reputers), np.array(amounts, dtype=object))
+        add = np.array(amounts, dtype=object)
+        flat = np.asarray(topics) * self.own.shape[1] + np.asarray(reputers)
+        if flat.size < 2 or (flat[1:] > flat[:-1]).all():  # distinct slots: no repeats to add
+            self.own.reshape(-1)[flat] += add
+        else:
+            np.add.at(self.own, (topics, reputers), add)
         self._changed()
 
     def delegate(self, delegator: int, reputer: int, amount: int) -> None:

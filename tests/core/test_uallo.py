@@ -122,7 +122,10 @@ def test_totals_and_ints_on_either_side_of_their_shortcuts(n: int) -> None:
         for x, y in zip(rng.integers(0, 10**18, n), rng.integers(0, 10**9, n), strict=True)
     ]
     small = [int(x) for x in rng.integers(0, BASE, n)]
-    for xs in (big, small):
+    # whole ALLO up to 8 fit int64 with their uallo; from 9 on (≥ 9·10^18) some do not
+    mid = [int(h) * BASE + int(x) for h, x in zip(rng.integers(0, 9, n), small, strict=True)]
+    edge = [9 * BASE + x for x in small]
+    for xs in (big, small, mid, edge):
         u = Uallo.of_ints(xs)
         assert u.total() == sum(xs)
         assert u.ints() == xs

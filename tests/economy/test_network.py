@@ -108,6 +108,12 @@ def test_stake_images_follow_every_change_of_the_book() -> None:
     assert book.topic_stake()[0] == before[1][0] + 7 * UALLO
     book.add_own(1, 0, 5 * UALLO)
     assert book.authority()[1, 0] == before[0][1, 0] + 5 * UALLO
+    own = book.own.copy()
+    book.add_own_many(np.array([0, 1]), np.array([0, 1]), [11, 13 * UALLO])  # distinct slots
+    assert book.own[0, 0] == own[0, 0] + 11 and book.own[1, 1] == own[1, 1] + 13 * UALLO
+    assert book.own[0, 1] == own[0, 1] and book.own[1, 0] == own[1, 0]
+    book.add_own_many(np.array([0, 1]), np.array([0, 1]), [-11, -13 * UALLO])  # and back
+    assert (book.own == own).all()
     assert book.topic_stake()[1] == before[1][1] + 5 * UALLO
     book.topic_of = np.array([0, 1])
     assert book.delegated_stake()[1, 1] == 0.0
