@@ -84,6 +84,10 @@ def _negative(what: str) -> LedgerError:
     return LedgerError(f"transfer {what}s must be >= 0")
 
 
+def _no_account(index: int, n: int) -> LedgerError:
+    return LedgerError(f"no account {index}: accounts are 0..{n - 1}")
+
+
 def _overdraw(name: str, balance: int, debits: int) -> LedgerError:
     return LedgerError(f"account {name!r} would go negative: balance {balance}, debits {debits}")
 
@@ -225,6 +229,11 @@ class Ledger:
         if amt.hi.size <= _FEW:
             self._transfer_few(src.tolist(), dst.tolist(), amt.ints())
             return
+        n = self.held.hi.size
+        for index in (src, dst):
+            if index.min() < 0 or index.max() >= n:
+                bad = int(index[(index < 0) | (index >= n)][0])
+                raise _no_account(bad, n)
         debit, debits = _totals(src, amt)
         credit, credits = _totals(dst, amt)
         held = self.held[debit]
@@ -244,6 +253,7 @@ class Ledger:
         theirs. An account named twice goes through :meth:`transfer_many` (all or nothing over
         its debits)."""
         src = np.asarray(src, dtype=np.intp)
+        self._account(dst)  # before any payer is debited
         if type(amounts) is int and 0 < amounts < BASE and src.ndim == 1 and _ascending(src):
             return self._collect_fee(src, amounts, dst)
         need = _amounts(amounts)
@@ -288,6 +298,8 @@ class Ledger:
 
     def _transfer_few(self, src: list[int], dst: list[int], amounts: list[int]) -> None:
         """:meth:`transfer_many` of a few amounts with Python ints (same checks and order)."""
+        for a in (*src, *dst):
+            self._account(a)
         debit: dict[int, int] = {}
         for s, a in zip(src, amounts, strict=True):
             debit[s] = debit.get(s, 0) + a
@@ -306,8 +318,14 @@ class Ledger:
         self.held.hi[accounts] = values.hi
         self.held.lo[accounts] = values.lo
 
+    def _account(self, index: int) -> int:
+        """``index`` if it names an account (numpy would wrap a negative one), else an error."""
+        if not 0 <= index < self.held.hi.size:
+            raise _no_account(index, self.held.hi.size)
+        return index
+
     def _credit(self, dst: int, amount: int) -> None:
-        self._put(dst, self.balance(dst) + amount)
+        self._put(self._account(dst), self.balance(dst) + amount)
 
     def mint(self, dst: int, amount: int) -> None:
         """Create ``amount`` new tokens from the unminted allowance into ``dst``."""
@@ -316,9 +334,9 @@ class Ledger:
             raise LedgerError(
                 f"mint of {amount} uallo exceeds the unminted allowance {self.unminted}"
             )
+        self._credit(dst, amount)  # first: a bad account changes nothing
         self.unminted -= amount
         self.minted_total += amount
-        self._credit(dst, amount)
 
     def unlock(self, group: str, dst: int, amount: int) -> None:
         """Release ``amount`` of a vesting group's locked tokens into ``dst``."""
@@ -327,8 +345,8 @@ class Ledger:
             raise LedgerError(
                 f"unlock of {amount} from {group!r} exceeds its locked {self.locked.get(group, 0)}"
             )
+        self._credit(dst, amount)  # first: a bad account changes nothing
         self.locked[group] -= amount
-        self._credit(dst, amount)
 
     # invariants -----------------------------------------------------------------------------
 

@@ -102,11 +102,20 @@ class StakeBook:
     ) -> None:
         """Add to several reputers' own stake (e.g. re-staked rewards)."""
         add = np.array(amounts, dtype=object)
-        flat = np.asarray(topics) * self.own.shape[1] + np.asarray(reputers)
-        if flat.size < 2 or (flat[1:] > flat[:-1]).all():  # distinct slots: no repeats to add
-            self.own.reshape(-1)[flat] += add
-        else:
-            np.add.at(self.own, (topics, reputers), add)
+        t, r = np.asarray(topics), np.asarray(reputers)
+        n_t, width = self.own.shape
+        if (
+            t.ndim == r.ndim == 1
+            and t.size
+            and 0 <= t.min() <= t.max() < n_t
+            and 0 <= r.min() <= r.max() < width
+        ):
+            flat = t * width + r
+            if flat.size < 2 or (flat[1:] > flat[:-1]).all():  # distinct slots: no repeats
+                self.own.reshape(-1)[flat] += add
+                self._changed()
+                return
+        np.add.at(self.own, (topics, reputers), add)
         self._changed()
 
     def delegate(self, delegator: int, reputer: int, amount: int) -> None:

@@ -54,6 +54,25 @@ def test_failures_change_nothing() -> None:
     with pytest.raises(LedgerError, match=">= 0"):
         led.transfer(0, 1, -1)
     led.check()
+    # an account that does not exist (numpy would wrap −1 to the last one): nothing moves
+    n = len(before)
+    unminted, locked = led.unminted, dict(led.locked)
+    for bad in (n, -1):
+        with pytest.raises(LedgerError, match=f"no account {bad}"):
+            led.transfer(0, bad, 1)
+        with pytest.raises(LedgerError, match=f"no account {bad}"):
+            led.transfer_many(np.full(9, 0), np.array([1] * 8 + [bad]), [1] * 9)
+        with pytest.raises(LedgerError, match=f"no account {bad}"):
+            led.transfer_many(np.array([0] * 8 + [bad]), np.full(9, 1), [1] * 9)
+        with pytest.raises(LedgerError, match=f"no account {bad}"):
+            led.collect(np.array([0, 1]), 5, bad)
+        with pytest.raises(LedgerError, match=f"no account {bad}"):
+            led.mint(bad, 1)
+        with pytest.raises(LedgerError, match=f"no account {bad}"):
+            led.unlock("team", bad, 1)
+    np.testing.assert_array_equal(led.balances, before)
+    assert (led.unminted, led.locked) == (unminted, locked)
+    led.check()
 
 
 @settings(max_examples=50, deadline=None)
