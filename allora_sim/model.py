@@ -52,6 +52,7 @@ from allora_sim.core.maths import same
 from allora_sim.core.rewards import payouts_uallo_amounts, take_back
 from allora_sim.core.sortition import limit_forecast_grid
 from allora_sim.core.store import gather, scatter
+from allora_sim.core.uallo import Uallo
 from allora_sim.economy.ledger import LedgerError
 from allora_sim.economy.network import Economy, uallo
 from allora_sim.recorder import Recorder
@@ -85,6 +86,27 @@ class _Pending:
     fees: np.ndarray  # consumers' fees paid in the epoch (ALLO per topic)
     network: Any = None
     exact: ValueBundle | None = None
+
+
+def _payouts_by_kind(
+    paid: np.ndarray, ids: np.ndarray, amounts: Uallo, widths: list[int]
+) -> list[tuple[np.ndarray, np.ndarray, Uallo]]:
+    """Split the payouts of the paid topics' rows ``ids``/``amounts`` — column blocks of the
+    given ``widths``, one per kind — into ``(topics, slots, amounts)`` per kind, topic-then-slot
+    order, skipping slots without a participant (id −1)."""
+    valid = ids >= 0
+    everyone = bool(valid.all())
+    out = []
+    a = 0
+    for w in widths:
+        block, pay = ids[:, a : a + w], amounts[:, a : a + w]
+        if everyone:  # each row's slots in order: no search for the valid ones
+            out.append((np.repeat(paid, w), block.ravel(), Uallo(pay.hi.ravel(), pay.lo.ravel())))
+        else:
+            r, c = np.nonzero(valid[:, a : a + w])
+            out.append((paid[r], block[r, c], pay[r, c]))
+        a += w
+    return out
 
 
 class AlloraModel(mesa.Model):
@@ -545,17 +567,15 @@ class AlloraModel(mesa.Model):
         take_back(available, sum(available) - pool, self.topic_reward[paid])
         amounts = payouts_uallo_amounts(np.where(ids >= 0, values, np.nan), available)
         # every payout at once, then split by kind (each kind keeps topic-then-slot order)
-        r, c = np.nonzero(ids >= 0)
-        topics, slots, pay = paid[r], ids[r, c], amounts[r, c]
-        kind = np.searchsorted(np.cumsum([i.shape[1] for _, i, _ in parts]), c, side="right")
-        inf, fc, rep, dlg = (np.flatnonzero(kind == x) for x in range(4))
+        widths = [i.shape[1] for _, i, _ in parts]
+        inf, fc, rep, dlg = _payouts_by_kind(paid, ids, amounts, widths)
         eco.payout(
-            [("inferers", topics[inf], slots[inf]), ("forecasters", topics[fc], slots[fc])],
-            pay[np.concatenate([inf, fc])],
+            [("inferers", inf[0], inf[1]), ("forecasters", fc[0], fc[1])],
+            Uallo(np.concatenate([inf[2].hi, fc[2].hi]), np.concatenate([inf[2].lo, fc[2].lo])),
         )
-        eco.restake(topics[rep], slots[rep], pay[rep])
-        topics, slots = topics[dlg], slots[dlg]
-        cut = pay[dlg].ints()
+        eco.restake(*rep)
+        topics, slots = dlg[0], dlg[1]
+        cut = dlg[2].ints()
         if not any(cut) and not self.delegation_yield[topics, slots].any():
             return  # nothing delegated earns, and every yield is already 0
         eco.delegator_rewards(topics, slots, cut, eco.accounts["delegators"].ravel())

@@ -229,11 +229,8 @@ class Ledger:
         if amt.hi.size <= _FEW:
             self._transfer_few(src.tolist(), dst.tolist(), amt.ints())
             return
-        n = self.held.hi.size
-        for index in (src, dst):
-            if index.min() < 0 or index.max() >= n:
-                bad = int(index[(index < 0) | (index >= n)][0])
-                raise _no_account(bad, n)
+        self._accounts(src)
+        self._accounts(dst)
         debit, debits = _totals(src, amt)
         credit, credits = _totals(dst, amt)
         held = self.held[debit]
@@ -243,6 +240,32 @@ class Ledger:
             raise _overdraw(self.names[i], self.balance(i), debits[short[:1]].total())
         # debits, then credits (an account can be both: the credit sees the debited balance)
         self._set(debit, held.minus(debits))
+        self._set(credit, self.held[credit].plus(credits))
+
+    def pay_from(
+        self, src: int, dst: np.ndarray, amounts: Sequence[int] | np.ndarray | Uallo
+    ) -> None:
+        """:meth:`transfer_many` from one account (payouts, genesis funding): its total is
+        debited as one Python int, then every destination credited, all or nothing."""
+        amt = _amounts(amounts)
+        if not amt.hi.size:
+            return
+        dst = np.asarray(dst, dtype=np.intp)
+        if dst.shape != amt.shape:
+            raise LedgerError(
+                f"pay_from needs one destination per amount ({amt.hi.size}), got {dst.shape}"
+            )
+        if amt.hi.size <= _FEW:
+            self._transfer_few([src] * amt.hi.size, dst.tolist(), amt.ints())
+            return
+        self._account(src)
+        self._accounts(dst)
+        total, balance = amt.total(), self.balance(src)
+        if balance < total:
+            raise _overdraw(self.names[src], balance, total)
+        credit, credits = _totals(dst, amt)
+        # the debit, then the credits (``src`` may be among them and sees the debited balance)
+        self._put(src, balance - total)
         self._set(credit, self.held[credit].plus(credits))
 
     def collect(
@@ -323,6 +346,12 @@ class Ledger:
         if not 0 <= index < self.held.hi.size:
             raise _no_account(index, self.held.hi.size)
         return index
+
+    def _accounts(self, index: np.ndarray) -> None:
+        """:meth:`_account` for an array of accounts."""
+        n = self.held.hi.size
+        if index.size and (index.min() < 0 or index.max() >= n):
+            raise _no_account(int(index[(index < 0) | (index >= n)][0]), n)
 
     def _credit(self, dst: int, amount: int) -> None:
         self._put(self._account(dst), self.balance(dst) + amount)

@@ -105,8 +105,7 @@ class Economy:
         """Give agents their starting tokens from the participants' allocation."""
         dst = self.accounts[role][topics, slots]
         amounts = uallo(allo)
-        src = np.full(len(dst), self.alloc["participants"])
-        self.ledger.transfer_many(src, dst, amounts)
+        self.ledger.pay_from(self.alloc["participants"], dst, amounts)
 
     def stake_own(self, topics: np.ndarray, slots: np.ndarray, allo: np.ndarray) -> None:
         """Reputers stake from their own balance (``AddStake``)."""
@@ -165,7 +164,7 @@ class Economy:
         """Pay workers from the rewards account (truncated amounts), in one transfer:
         ``recipients`` are ``(role, topics, slots)`` in the order of ``rewards``."""
         dst = np.concatenate([self.accounts[role][t, s] for role, t, s in recipients])
-        self.ledger.transfer_many(np.full(len(dst), self.module["rewards"]), dst, rewards)
+        self.ledger.pay_from(self.module["rewards"], dst, rewards)
 
     def restake(
         self, topics: np.ndarray, slots: np.ndarray, kept: Sequence[int] | np.ndarray | Uallo
@@ -205,10 +204,8 @@ class Economy:
                 paid[d] += c * int(book.delegations[d]) // stake
         if any(p > 0 for p in paid):
             idx = np.flatnonzero(paid > 0)
-            led.transfer_many(
-                np.full(idx.size, self.module["pending_delegators"]),
-                delegator_accounts[idx],
-                list(paid[idx]),
+            led.pay_from(
+                self.module["pending_delegators"], delegator_accounts[idx], list(paid[idx])
             )
         return paid
 

@@ -65,11 +65,17 @@ def test_failures_change_nothing() -> None:
         with pytest.raises(LedgerError, match=f"no account {bad}"):
             led.transfer_many(np.array([0] * 8 + [bad]), np.full(9, 1), [1] * 9)
         with pytest.raises(LedgerError, match=f"no account {bad}"):
+            led.pay_from(0, np.array([1] * 8 + [bad]), [1] * 9)
+        with pytest.raises(LedgerError, match=f"no account {bad}"):
+            led.pay_from(bad, np.full(9, 1), [1] * 9)
+        with pytest.raises(LedgerError, match=f"no account {bad}"):
             led.collect(np.array([0, 1]), 5, bad)
         with pytest.raises(LedgerError, match=f"no account {bad}"):
             led.mint(bad, 1)
         with pytest.raises(LedgerError, match=f"no account {bad}"):
             led.unlock("team", bad, 1)
+    with pytest.raises(LedgerError, match="'b' would go negative"):
+        led.pay_from(1, np.full(9, 2), [1] * 9)  # b holds nothing
     np.testing.assert_array_equal(led.balances, before)
     assert (led.unminted, led.locked) == (unminted, locked)
     led.check()
@@ -244,3 +250,21 @@ def test_collecting_a_fee_from_a_grid_of_payers_charges_each_naming() -> None:
     assert paid.tolist() == [[True, True], [True, True]]
     assert led.balances.tolist() == [90, 80, 90, 40]
     led.check()
+
+
+@pytest.mark.parametrize("count", [3, 40])
+def test_paying_from_one_account_equals_the_batched_transfer(count: int) -> None:
+    """``pay_from`` (one source, its total debited at once) leaves every balance as
+    ``transfer_many`` with that source repeated, the source among the destinations included."""
+    rng = np.random.default_rng(count)
+    dst = rng.integers(0, 3, count)
+    dst[0] = 0  # the source pays itself too
+    amounts = [
+        int(x) * 10**15 + int(y)
+        for x, y in zip(rng.integers(0, 10**6, count), rng.integers(0, 10**15, count), strict=True)
+    ]
+    a, b = _ledger(), _ledger()
+    a.pay_from(0, dst, amounts)
+    b.transfer_many(np.zeros(count, dtype=int), dst, amounts)
+    np.testing.assert_array_equal(a.balances, b.balances)
+    a.check()

@@ -284,3 +284,35 @@ def test_with_params_is_the_scenario_with_that_override() -> None:
     ):
         with pytest.raises(ConfigError, match=needle):
             base.with_params(**change)
+
+
+@pytest.mark.parametrize("gaps", [False, True])
+def test_payouts_split_by_kind_in_topic_then_slot_order(gaps: bool) -> None:
+    """The booking splits one payout row per paid topic — column blocks of inferers,
+    forecasters, reputers, delegation — into each kind's (topic, slot, amount) in topic-then-slot
+    order, leaving out empty slots (id −1): the same as reading the valid cells row by row."""
+    from allora_sim.core.uallo import Uallo
+    from allora_sim.model import _payouts_by_kind
+
+    rng = np.random.default_rng(4)
+    widths = [5, 3, 2, 2]
+    paid = np.array([0, 2, 3])
+    ids = np.concatenate([np.tile(rng.permutation(8)[:w], (3, 1)) for w in widths], axis=1)
+    if gaps:
+        ids[rng.random(ids.shape) < 0.3] = -1
+    amounts = Uallo(rng.integers(0, 50, ids.shape), rng.integers(0, 10**18, ids.shape))
+    got = _payouts_by_kind(paid, ids, amounts, widths)
+    start = 0
+    for (topics, slots, pay), w in zip(got, widths, strict=True):
+        want = [
+            (
+                int(paid[row]),
+                int(ids[row, c]),
+                int(amounts.hi[row, c]) * 10**18 + int(amounts.lo[row, c]),
+            )
+            for row in range(3)
+            for c in range(start, start + w)
+            if ids[row, c] >= 0
+        ]
+        assert list(zip(topics.tolist(), slots.tolist(), pay.ints(), strict=True)) == want
+        start += w
