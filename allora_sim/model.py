@@ -48,7 +48,7 @@ from allora_sim.agents.behaviours import (
 from allora_sim.config import ConfigError, Scenario
 from allora_sim.core import EpochInputs, TopicState, ValueBundle, run_topic_epoch, synthesize
 from allora_sim.core import topics as core_topics
-from allora_sim.core.maths import same
+from allora_sim.core.maths import nan_to_zero, same
 from allora_sim.core.rewards import payouts_uallo_amounts, take_back
 from allora_sim.core.sortition import limit_forecast_grid
 from allora_sim.core.store import gather, scatter
@@ -493,7 +493,7 @@ class AlloraModel(mesa.Model):
             rep_ids,
             pend.fees,
         )
-        return float(np.nansum(outcome.reputers_reward))
+        return float(nan_to_zero(outcome.reputers_reward).sum())
 
     def _with_registry_emas(
         self, part: TopicState, inf_ids: np.ndarray, fc_ids: np.ndarray, rep_ids: np.ndarray
