@@ -276,7 +276,8 @@ class Ledger:
         theirs. An account named twice goes through :meth:`transfer_many` (all or nothing over
         its debits)."""
         src = np.asarray(src, dtype=np.intp)
-        self._account(dst)  # before any payer is debited
+        self._accounts(src)  # before any payer is debited
+        self._account(dst)
         if type(amounts) is int and 0 < amounts < BASE and src.ndim == 1 and _ascending(src):
             return self._collect_fee(src, amounts, dst)
         need = _amounts(amounts)

@@ -104,12 +104,13 @@ class StakeBook:
         add = np.array(amounts, dtype=object)
         t, r = np.asarray(topics), np.asarray(reputers)
         n_t, width = self.own.shape
-        if (
-            t.ndim == r.ndim == 1
-            and t.size
-            and 0 <= t.min() <= t.max() < n_t
-            and 0 <= r.min() <= r.max() < width
-        ):
+        if (t.size and not 0 <= t.min() <= t.max() < n_t) or (
+            r.size and not 0 <= r.min() <= r.max() < width
+        ):  # numpy would wrap a negative index to another slot
+            raise IndexError(
+                f"stake slots must lie in topics 0..{n_t - 1} and reputers 0..{width - 1}"
+            )
+        if t.ndim == r.ndim == 1 and t.size:
             flat = t * width + r
             if flat.size < 2 or (flat[1:] > flat[:-1]).all():  # distinct slots: no repeats
                 self.own.reshape(-1)[flat] += add

@@ -70,6 +70,9 @@ def test_failures_change_nothing() -> None:
             led.pay_from(bad, np.full(9, 1), [1] * 9)
         with pytest.raises(LedgerError, match=f"no account {bad}"):
             led.collect(np.array([0, 1]), 5, bad)
+        for amounts in (5, [5, 7], 2 * 10**18):  # the fee, per-payer and whole-ALLO paths
+            with pytest.raises(LedgerError, match=f"no account {bad}"):
+                led.collect(np.array([1, bad]), amounts, 0)
         with pytest.raises(LedgerError, match=f"no account {bad}"):
             led.mint(bad, 1)
         with pytest.raises(LedgerError, match=f"no account {bad}"):

@@ -114,8 +114,9 @@ def test_stake_images_follow_every_change_of_the_book() -> None:
     assert book.own[0, 1] == own[0, 1] and book.own[1, 0] == own[1, 0]
     book.add_own_many(np.array([0, 1]), np.array([0, 1]), [-11, -13 * UALLO])  # and back
     assert (book.own == own).all()
-    with pytest.raises(IndexError):  # a slot beyond the book is an error, not another slot
-        book.add_own_many(np.array([0]), np.array([book.own.shape[1]]), [5])
+    for t, r in (([0], [book.own.shape[1]]), ([0], [-1]), ([-1], [0]), ([[0, 0]], [[0, -1]])):
+        with pytest.raises(IndexError):  # beyond the book or negative: an error, not another slot
+            book.add_own_many(np.array(t), np.array(r), [5] * np.size(r))
     assert (book.own == own).all()
     assert book.topic_stake()[1] == before[1][1] + 5 * UALLO
     book.topic_of = np.array([0, 1])
