@@ -29,7 +29,7 @@ from enum import Enum, IntEnum
 
 import numpy as np
 
-from allora_sim.core.maths import Array, Mask, ema, quantile_of_decs, take_last
+from allora_sim.core.maths import Array, Mask, ema, nan_to_zero, quantile_of_decs, take_last
 from allora_sim.core.params import ModuleParams, TopicParams
 
 __all__ = [
@@ -591,7 +591,7 @@ def top_n_by_score_desc(scores: Array, present: Mask, n: int) -> Mask:
         return np.zeros(s.shape, dtype=bool)
     if 16 * np.count_nonzero(present) <= present.size:
         return _top_n_sparse(s, present, n)
-    s = np.nan_to_num(s, nan=0.0)
+    s = nan_to_zero(s)  # no ±inf: refused above
     # on negated scores the n-th largest is the n-th smallest: numpy selects a small k much
     # faster when most scores tie (inferers without an EMA all read 0); absent entries at +inf
     neg = np.where(present, -s, np.inf)
@@ -609,7 +609,7 @@ def _top_n_sparse(s: Array, present: Mask, n: int) -> Mask:
     shape."""
     length = present.shape[-1]
     row, col = np.divmod(np.flatnonzero(present), length)
-    score = np.nan_to_num(s.reshape(-1, length)[row, col], nan=0.0)
+    score = nan_to_zero(s.reshape(-1, length)[row, col])  # no ±inf (the caller refused them)
     order = np.lexsort((col, -score, row))
     row, col = row[order], col[order]
     first = np.searchsorted(row, row)  # where each entry's row starts in the sorted list
