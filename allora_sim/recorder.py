@@ -252,7 +252,7 @@ class Recorder:
                 "weight": on_inf(pend.network.inferer_weight),
                 "reward_fraction": on_inf(outcome.inferer_fraction),
                 "reward": reward["inferers"],
-                "stake": np.full((t, n), np.nan),
+                "stake": np.nan,  # workers hold no stake (a scalar, repeated by _frame)
                 "balance": m.balances("inferers"),
             },
             "forecasters": {
@@ -263,7 +263,7 @@ class Recorder:
                 "weight": on_fc(pend.network.forecaster_weight),
                 "reward_fraction": on_fc(outcome.forecaster_fraction),
                 "reward": reward["forecasters"],
-                "stake": np.full((t, k), np.nan),
+                "stake": np.nan,
                 "balance": m.balances("forecasters"),
             },
             "reputers": {
@@ -288,7 +288,7 @@ class Recorder:
             rec["run"] = self.run
             rec["epoch"] = epoch
             for name, arr in cols.items():
-                rec[name] = np.asarray(arr, dtype=np.float64).reshape(t, -1).ravel()
+                rec[name] = arr if np.isscalar(arr) else arr.ravel()  # all float64 (T, width)
             self._agents.append(rec)
 
     def record_economy(self, epoch: int, fees: np.ndarray) -> None:
