@@ -243,7 +243,7 @@ class Recorder:
         self._totals["inferers"]["loss_count"] += seen
         if not self.record_agents:
             return
-        per_role = {
+        per_role: dict[str, dict[str, Any]] = {
             "inferers": {
                 "active": active["inferers"],
                 "submission": on_inf(pend.inference),
