@@ -71,27 +71,73 @@ def drip(
     """``DripTopicFeeRevenue``: ``C ← max(0, trunc(C − C/N_epw))`` once per epoch (§7.2).
 
     ``revenue`` holds exact integer uallo (object array); the result too. The divisions are
-    done as the chain's ``Dec.Quo`` does them: 34 significant digits, rounded down.
+    done as the chain's ``Dec.Quo`` does them: 34 significant digits, rounded down. ``N_epw``
+    is such a decimal (:func:`_epochs_per_week_dec`); the rest is exact integer arithmetic with
+    the same result (:func:`_drip_one`).
     """
     rev = np.asarray(revenue, dtype=object)
-    ell = np.broadcast_to(np.asarray(epoch_length), rev.shape)
-    out = np.empty(rev.shape, dtype=object)
+    values = rev.ravel().tolist()
+    if np.ndim(epoch_length) == 0:  # one epoch length for all (the model's)
+        lengths = [int(epoch_length)] * len(values)
+    else:
+        lengths = np.broadcast_to(np.asarray(epoch_length), rev.shape).ravel().tolist()
+    epw = {e: _epochs_per_week_dec(int(blocks_per_month), int(e)) for e in set(lengths)}
+    out = np.empty(len(values), dtype=object)
+    out[:] = [_drip_one(int(c), epw[e]) for c, e in zip(values, lengths, strict=True)]
+    return out.reshape(rev.shape)
+
+
+def _epochs_per_week_dec(blocks_per_month: int, epoch_length: int) -> tuple[int, int] | None:
+    """``N_epw`` as the chain's decimal (34 digits, rounded down): ``(n, d)`` with the value
+    ``n / d``; ``None`` when the chain does not drip (``ℓ ≤ 0`` or ``N_epw = 0``)."""
+    if epoch_length <= 0:
+        return None
     with localcontext() as dec:
         dec.prec = 34
         dec.rounding = ROUND_DOWN
-        per_week = Decimal(int(blocks_per_month)) / Decimal("4.345")
-        for i, (c, e) in enumerate(zip(rev.ravel(), ell.ravel(), strict=True)):
-            c = int(c)
-            if int(e) <= 0:
-                out.flat[i] = c
-                continue
-            epw = per_week / Decimal(int(e))
-            if epw == 0:
-                out.flat[i] = c
-                continue
-            new = Decimal(c) - Decimal(c) / epw
-            out.flat[i] = max(0, int(new))
-    return out
+        epw = Decimal(blocks_per_month) / Decimal("4.345") / Decimal(epoch_length)
+    if epw <= 0:
+        return None
+    n, d = epw.as_integer_ratio()
+    return n, d
+
+
+_E28 = 10**28
+_E34 = 10**34
+
+
+def _drip_one(c: int, epw: tuple[int, int] | None) -> int:
+    """``max(0, trunc(C − q))`` with ``q = C / N_epw`` truncated to 34 significant digits, for
+    ``N_epw = n/d``, in integers (``None``: no drip).
+
+    For ``C < 10^34`` the decimal subtraction ``C − q``, rounded down to 34 digits, keeps its
+    integer part and only drops fractional digits, as ``trunc`` does: the result is
+    ``C − ⌈q⌉``. With ``C·d = fl·n + r`` (``fl = ⌊C/N_epw⌋``): ``⌈q⌉ = fl`` when ``r = 0``;
+    ``1`` when ``fl = 0`` (34 digits of a positive ``q < 1`` are not all zero); otherwise ``fl``
+    plus one if the ``k = 34 − digits(fl)`` fractional digits kept are not all zero
+    (``r·10^k ≥ n``; ``k ≥ 6`` when ``fl < 10^28``, so a fraction of at least 10⁻⁶ settles it
+    at once), or, when ``fl`` has more than 34 digits, ``fl`` with its digits beyond the 34th
+    zeroed. Larger ``C`` (beyond any supply) take the decimal route itself.
+    """
+    if epw is None:
+        return c
+    if c <= 0:
+        return max(0, c)
+    n, d = epw
+    if c >= _E34:
+        with localcontext() as dec:
+            dec.prec = 34
+            dec.rounding = ROUND_DOWN
+            return max(0, int(Decimal(c) - Decimal(c) / (Decimal(n) / Decimal(d))))
+    fl, r = divmod(c * d, n)
+    if r == 0:
+        q = fl
+    elif fl == 0 or (fl < _E28 and r * 1_000_000 >= n):
+        q = fl + 1
+    else:
+        k = 34 - len(str(fl))
+        q = fl + (r * 10**k >= n) if k > 0 else fl - fl % 10**-k
+    return max(0, c - q)
 
 
 def skim_top_topics(weights: Array, active: Mask, limit: int) -> Mask:

@@ -136,6 +136,60 @@ def test_drip_decays_and_never_goes_negative(revenue: int, bpm: int, ell: int) -
     assert 0 <= out <= revenue
 
 
+def _drip_by_decimals(revenue: int, bpm: int, ell: int) -> int:
+    """``DripTopicFeeRevenue`` in the chain's own terms: 34-digit decimals rounded down."""
+    from decimal import ROUND_DOWN, Decimal, localcontext
+
+    if ell <= 0:
+        return revenue
+    with localcontext() as dec:
+        dec.prec = 34
+        dec.rounding = ROUND_DOWN
+        epw = Decimal(bpm) / Decimal("4.345") / Decimal(ell)
+        if epw == 0:
+            return revenue
+        return max(0, int(Decimal(revenue) - Decimal(revenue) / epw))
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.one_of(
+        st.integers(0, 10**27),
+        st.integers(0, 10**6),
+        st.builds(lambda e, x: 10**e + x, st.integers(0, 40), st.integers(0, 10**6)),
+    ),
+    st.one_of(st.integers(0, 10**7), st.sampled_from([525_960, 864_000])),
+    st.one_of(st.integers(-2, 1000), st.integers(1, 10**30)),
+)
+def test_drip_equals_the_decimal_arithmetic(revenue: int, bpm: int, ell: int) -> None:
+    """The integer implementation gives the decimal one's result exactly, including revenue
+    beyond 10^34 (where it falls back to decimals), tiny and zero N_epw, and ℓ ≤ 0."""
+    out = topics.drip(np.array([revenue, revenue], dtype=object), bpm, np.array([ell, 1]))
+    assert int(out[0]) == _drip_by_decimals(revenue, bpm, ell)
+    assert int(out[1]) == _drip_by_decimals(revenue, bpm, 1)
+    assert int(topics.drip([revenue], bpm, ell)[0]) == int(out[0])  # scalar ℓ path
+
+
+def test_drip_when_the_quotient_is_just_above_an_integer() -> None:
+    """Revenues whose quotient C/N_epw lies just above an integer — by less than the digits the
+    decimal keeps, or by more — the cases where ⌈q⌉ depends on the 34-digit truncation."""
+    from decimal import Decimal
+
+    hits = {True: 0, False: 0}
+    for bpm, ell in ((10**7, 1), (864_000, 12), (10**9, 3)):
+        n, d = (Decimal(bpm) / Decimal("4.345") / Decimal(ell)).as_integer_ratio()
+        for digits in range(20, 34):
+            for j in range(40):
+                fl = 10**digits // max(1, n // d) + j
+                c = -(-fl * n // d)  # the smallest revenue with ⌊C/N_epw⌋ = fl: tiny fraction
+                if c >= 10**34:
+                    continue
+                kept = 34 - len(str(c * d // n))
+                hits[(c * d - fl * n) * 10**kept < n] += 1
+                assert int(topics.drip([c], bpm, ell)[0]) == _drip_by_decimals(c, bpm, ell)
+    assert hits[True] and hits[False]  # both sides of the truncation were exercised
+
+
 def test_drip_is_about_one_over_epochs_per_week() -> None:
     epw = (864_000 / 4.345) / 12
     out = int(topics.drip(np.array([10**24], dtype=object), 864_000, 12)[0])
