@@ -288,7 +288,8 @@ class Recorder:
             rec["run"] = self.run
             rec["epoch"] = epoch
             for name, arr in cols.items():
-                rec[name] = arr if np.isscalar(arr) else arr.ravel()  # all float64 (T, width)
+                # a float64 (T, width) array, or a scalar (float) for every row
+                rec[name] = arr if type(arr) is float else arr.ravel()
             self._agents.append(rec)
 
     def record_economy(self, epoch: int, fees: np.ndarray) -> None:
@@ -329,7 +330,7 @@ class Recorder:
             "emission_per_token": float(getattr(eco, "emission_per_token", None) or np.nan),
         }
         roles = ("inferers", "forecasters", "reputers", "consumers", "delegators")
-        for role, total in zip(roles, led.totals_of([eco.accounts[r] for r in roles]), strict=True):
+        for role, total in zip(roles, eco.role_balances(roles), strict=True):
             row[f"balance_{role}"] = allo(total)
         self._economy.append(row)
 

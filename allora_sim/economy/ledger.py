@@ -19,6 +19,7 @@ raises and changes nothing.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from itertools import pairwise
 
 import numpy as np
 
@@ -189,15 +190,27 @@ class Ledger:
         i = self.index[account] if isinstance(account, str) else account
         return int(self.held.hi[i]) * BASE + int(self.held.lo[i])
 
-    def totals_of(self, groups: Sequence[np.ndarray]) -> list[int]:
-        """The exact sum of the balances of each group of accounts (one pass for all groups)."""
-        flat = [np.asarray(g, dtype=np.intp).ravel() for g in groups]
-        sizes = [f.size for f in flat]
-        held = self.held[np.concatenate(flat)] if flat else self.held[:0]
-        starts = np.cumsum([0, *sizes[:-1]])
-        sums = held.sum_runs(starts[np.asarray(sizes) > 0]).ints() if held.hi.size else []
-        it = iter(sums)
-        return [int(next(it)) if n else 0 for n in sizes]
+    def range_totals(self, ranges: Sequence[tuple[int, int]]) -> list[int]:
+        """The exact sum of the balances of each range ``[start, stop)`` of accounts (ranges
+        that do not overlap, e.g. one role's accounts, opened together): one pass over the
+        accounts they span, without gathering them."""
+        n = self.held.hi.size
+        for a, b in ranges:
+            if not 0 <= a <= b <= n:
+                raise LedgerError(f"account range {a}..{b} is not within accounts 0..{n}")
+        used = [(a, b) for a, b in ranges if b > a]
+        if not used:
+            return [0] * len(ranges)
+        ordered = sorted(used)
+        for (a, b), (c, d) in pairwise(ordered):
+            if c < b:
+                raise LedgerError(f"account ranges {a}..{b} and {c}..{d} overlap")
+        lo, hi = ordered[0][0], max(b for _, b in used)
+        # runs between every boundary: each range is one of them (no boundary falls inside it)
+        bounds = sorted({lo, *(a for a, _ in used), *(b for _, b in used if b < hi)})
+        sums = self.held[lo:hi].sum_runs(np.array(bounds) - lo).ints()
+        run_of = dict(zip(bounds, sums, strict=True))
+        return [int(run_of[a]) if b > a else 0 for a, b in ranges]
 
     def allo(self, accounts: np.ndarray) -> np.ndarray:
         """Balances of ``accounts`` (any shape) in ALLO, as float64 (``hi + lo/10^18``)."""

@@ -87,9 +87,12 @@ class Economy:
             Decimal(repr(mint.ecosystem_treasury_percent_of_total_supply)) * supply
         )
         self.accounts: dict[str, np.ndarray] = {}
+        self.account_range: dict[str, tuple[int, int]] = {}  # each role's accounts: a range
         for role, size in registered.items():
             names = [f"{role}/{t}/{s}" for t in range(n_topics) for s in range(size)]
-            self.accounts[role] = led.open_many(names).reshape(n_topics, size)
+            ids = led.open_many(names)
+            self.accounts[role] = ids.reshape(n_topics, size)
+            self.account_range[role] = (len(led.names) - ids.size, len(led.names))
         led.set_genesis_pools(unminted=unminted, locked=locked)
         self.stake = StakeBook(
             n_topics, registered.get("reputers", 0), len(delegator_topics), delegator_topics
@@ -394,6 +397,10 @@ class Economy:
         led.transfer(eco, self.module["rewards"], pay)
         self.minted_last, self.emitted_last = minted, pay
         self.validators_last = 0
+
+    def role_balances(self, roles: Sequence[str]) -> list[int]:
+        """Total balance of each role's agents (uallo ints)."""
+        return self.ledger.range_totals([self.account_range[r] for r in roles])
 
     def supply(self) -> dict[str, Any]:
         """Supply figures (uallo ints): minted, unminted, locked, staked, ecosystem, circulating

@@ -37,6 +37,13 @@ def test_supply_is_conserved_every_epoch(name: str) -> None:
         assert (eco.ledger.balances >= 0).all()
         # a topic never pays out more than the rewards it was given
         assert eco.ledger.balance("rewards") >= 0 and before >= 0
+    # the recorded role totals (summed over account ranges) are the agents' balances
+    roles = list(eco.accounts)
+    balances = eco.ledger.balances
+    assert eco.role_balances(roles) == [int(balances[eco.accounts[r]].sum()) for r in roles]
+    last = m.economy_frame().iloc[-1]
+    for r in roles:
+        assert last[f"balance_{r}"] == int(balances[eco.accounts[r]].sum()) / 1e18
     ep = m.epochs_frame()
     assert (ep["fees"] >= 0).all()
     if name == "delegators":

@@ -101,6 +101,18 @@ def test_random_transfers_conserve_exactly(moves) -> None:
     led.check()
 
 
+def test_range_totals_refuses_overlaps_and_ranges_beyond_the_accounts() -> None:
+    led = Ledger(MAX)
+    led.open_many(["a", "b", "c"], [1, 2, 3])
+    with pytest.raises(LedgerError, match="overlap"):
+        led.range_totals([(0, 2), (1, 3)])
+    with pytest.raises(LedgerError, match=r"not within accounts 0\.\.3"):
+        led.range_totals([(0, 4)])
+    with pytest.raises(LedgerError, match="not within"):
+        led.range_totals([(2, 1)])
+    assert led.range_totals([]) == [] and led.range_totals([(1, 1)]) == [0]
+
+
 @settings(max_examples=150, deadline=None)
 @given(
     st.lists(
@@ -139,19 +151,20 @@ def test_batched_transfers_equal_summed_debits_and_credits(moves) -> None:
 @settings(max_examples=100, deadline=None)
 @given(st.lists(st.integers(0, 10**25), min_size=1, max_size=12))
 def test_readers_agree_with_python_ints(balances) -> None:
-    """totals_of / allo read the limbs as the exact integers they stand for."""
+    """range_totals / allo read the limbs as the exact integers they stand for."""
     led = Ledger(MAX)
+    led.open("before", 7)  # ranges need not start at account 0
     names = [f"a{i}" for i in range(len(balances))]
     acct = led.open_many(names, balances)
-    led.set_genesis_pools(unminted=MAX - sum(balances), locked={})
-    assert led.totals_of([acct]) == [sum(balances)]
-    cut = len(balances) // 2  # groups of any size, an empty one included
-    assert led.totals_of([acct[cut:], acct[:0], acct[:cut], acct[::-1]]) == [
-        sum(balances[cut:]),
-        0,
-        sum(balances[:cut]),
-        sum(balances),
-    ]
+    led.open("after", 5)
+    led.set_genesis_pools(unminted=MAX - sum(balances) - 12, locked={})
+    a0, end = int(acct[0]), int(acct[-1]) + 1
+    assert led.range_totals([(a0, end)]) == [sum(balances)]
+    cut = len(balances) // 2  # ranges of any size and order, an empty one included, with gaps
+    third = len(balances) // 3
+    assert led.range_totals(
+        [(a0 + cut, end), (a0, a0), (a0, a0 + third), (0, 1), (end, end + 1)]
+    ) == [sum(balances[cut:]), 0, sum(balances[:third]), 7, 5]
     exact = np.array([b / 10**18 for b in balances])  # correctly rounded
     np.testing.assert_allclose(led.allo(acct), exact, rtol=2.3e-16, atol=0)
 
