@@ -210,6 +210,12 @@ class AlloraModel(mesa.Model):
             delegator_topics,
         )
         eco = self.economy
+        # every worker's account and topic, in the order the data-sending fees are collected
+        n, k = self.sizes[0], self.sizes[1]
+        self._all_workers = (
+            np.concatenate([eco.accounts["inferers"].ravel(), eco.accounts["forecasters"].ravel()]),
+            np.concatenate([np.repeat(np.arange(self.n_topics), w) for w in (n, k)]),
+        )
         available = eco.ledger.balance(eco.alloc["participants"]) / UALLO_PER_ALLO
         try:
             for role in ("inferers", "forecasters"):
@@ -647,14 +653,20 @@ class AlloraModel(mesa.Model):
         (set to NaN in the arrays given, which are the model's own)."""
         fee = self.params.module.data_sending_fee
         accounts = self.economy.accounts
-        t_i, i = np.nonzero(np.isfinite(inference))
-        t_k, k = np.nonzero(np.isfinite(forecast).any(axis=2))
-        # one collection for both classes (their accounts are distinct)
-        ok = self.economy.collect_fees(
-            np.concatenate([accounts["inferers"][t_i, i], accounts["forecasters"][t_k, k]]),
-            np.concatenate([t_i, t_k]),
-            fee,
-        )
+        sent_i, sent_k = np.isfinite(inference), np.isfinite(forecast).any(axis=2)
+        every = sent_i.all() and sent_k.all()
+        if every:  # every worker sent (the common case): the payers of every epoch like it
+            ok = self.economy.collect_fees(*self._all_workers, fee)
+            if ok.all():
+                return inference, forecast
+        t_i, i = np.nonzero(sent_i)
+        t_k, k = np.nonzero(sent_k)
+        if not every:  # one collection for both classes (their accounts are distinct)
+            ok = self.economy.collect_fees(
+                np.concatenate([accounts["inferers"][t_i, i], accounts["forecasters"][t_k, k]]),
+                np.concatenate([t_i, t_k]),
+                fee,
+            )
         if not ok.all():  # unpaid payloads are not sent (the arrays are the model's own)
             no_i, no_k = ~ok[: t_i.size], ~ok[t_i.size :]
             inference[t_i[no_i], i[no_i]] = np.nan

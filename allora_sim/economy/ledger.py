@@ -289,10 +289,13 @@ class Ledger:
         theirs. An account named twice goes through :meth:`transfer_many` (all or nothing over
         its debits)."""
         src = np.asarray(src, dtype=np.intp)
-        self._accounts(src)  # before any payer is debited
         self._account(dst)
         if type(amounts) is int and 0 < amounts < BASE and src.ndim == 1 and _ascending(src):
+            if src.size:  # ascending: its ends bound it
+                self._account(int(src[0]))
+                self._account(int(src[-1]))
             return self._collect_fee(src, amounts, dst)
+        self._accounts(src)  # before any payer is debited
         need = _amounts(amounts)
         one = need.hi.size == 1
         if one:
@@ -320,7 +323,21 @@ class Ledger:
 
     def _collect_fee(self, src: np.ndarray, fee: int, dst: int) -> np.ndarray:
         """:meth:`collect` of one amount below one ALLO (a fee) from distinct accounts in
-        ascending order: only the low limb moves, with a borrow from the whole ALLO."""
+        ascending order: only the low limb moves, with a borrow from the whole ALLO. Payers
+        that are one range of accounts (every agent of a role paying) are read and written as
+        a slice of the limbs."""
+        n = src.size
+        if n and int(src[-1]) - int(src[0]) == n - 1:  # ascending and distinct: a range
+            span = slice(int(src[0]), int(src[-1]) + 1)
+            hi, lo = self.held.hi[span], self.held.lo[span]  # views
+            can = (hi > 0) | (lo >= fee)
+            if can.all():
+                lo -= fee
+                borrow = lo < 0
+                lo += borrow * BASE
+                hi -= borrow
+                self._credit(dst, fee * n)
+                return can
         hi, lo = self.held.hi[src], self.held.lo[src]
         can = (hi > 0) | (lo >= fee)
         if not can.all():

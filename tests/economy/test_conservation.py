@@ -68,6 +68,30 @@ def test_uncovered_fees_reject_the_payload() -> None:
     assert np.isnan(m.epochs_frame()["network_inference"]).all()
 
 
+def test_only_the_workers_who_cannot_pay_lose_their_payload() -> None:
+    """Every worker sends, some cannot cover the data-sending fee: exactly those are dropped
+    (the collection over every worker's account must not drop the others)."""
+    m = AlloraModel(
+        allora_sim.scenario("epochs=4", "economy.worker_balance=0", "output.progress=false")
+    )
+    eco = m.economy
+    funded = [0, 2, 3]  # inferer slots of topic 0 that can pay for every epoch
+    for slot in funded:
+        eco.ledger.transfer(
+            eco.alloc["participants"], int(eco.accounts["inferers"][0, slot]), 10**18
+        )
+    eco.ledger.transfer(eco.alloc["participants"], int(eco.accounts["forecasters"][0, 1]), 10**18)
+    m.run()
+    ag = m.agents_frame()
+    active = ag[ag["active"]]
+    assert sorted(set(active.loc[active["role"] == "inferer", "agent"])) == sorted(
+        int(a) for a in m.recorder._static["inferers"]["agent"][funded]
+    )
+    assert set(active.loc[active["role"] == "forecaster", "agent"]) == {
+        int(m.recorder._static["forecasters"]["agent"][1])
+    }
+
+
 def test_fixed_emission_funds_exactly_the_topic_rewards() -> None:
     """``emission=fixed`` (the default): each epoch the rewards account receives exactly the
     rewarded topics' ``topic_reward`` (from the treasury, minting the shortfall) — no more — so

@@ -70,6 +70,8 @@ def test_failures_change_nothing() -> None:
             led.pay_from(bad, np.full(9, 1), [1] * 9)
         with pytest.raises(LedgerError, match=f"no account {bad}"):
             led.collect(np.array([0, 1]), 5, bad)
+        with pytest.raises(LedgerError, match=f"no account {bad}"):  # ascending payers
+            led.collect(np.array(sorted([0, 1, bad])), 5, 2)
         for amounts in (5, [5, 7], 2 * 10**18):  # the fee, per-payer and whole-ALLO paths
             with pytest.raises(LedgerError, match=f"no account {bad}"):
                 led.collect(np.array([1, bad]), amounts, 0)
@@ -242,7 +244,13 @@ def test_collecting_a_fee_from_distinct_ascending_payers(balances, data) -> None
     acct = led.open_many([f"a{i}" for i in range(len(balances))], balances)
     led.set_genesis_pools(unminted=MAX - sum(balances), locked={})
     n = len(balances)
-    src = sorted(data.draw(st.sets(st.integers(0, n - 1), min_size=1)))
+    start = data.draw(st.integers(0, n - 1))
+    src = data.draw(
+        st.one_of(  # any ascending payers, or a range of accounts (read as a slice)
+            st.sets(st.integers(0, n - 1), min_size=1).map(sorted),
+            st.integers(start + 1, n).map(lambda stop: list(range(start, stop))),
+        )
+    )
     fee = data.draw(st.one_of(st.integers(1, 50), st.integers(1, BASE - 1)))
     dst = data.draw(st.integers(0, n - 1))
     got = led.collect(acct[src], fee, int(acct[dst]))
