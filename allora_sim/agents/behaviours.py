@@ -27,6 +27,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from allora_sim.core import ValueBundle
+from allora_sim.core.maths import same
 
 __all__ = [
     "BEHAVIOURS",
@@ -442,10 +443,22 @@ class HonestReputer(ReputerBehaviour):
             self.rng.normal(0.0, 0.05, self.size) if p.bias == -1.0 else np.full(self.size, p.bias)
         )
         self.noise32 = self.noise.astype(np.float32)
+        # members in topic order, the same number in every topic from 0 (a whole grid): a
+        # member's row of the exact losses is then its topic's, found by broadcasting
+        t = self.topics
+        per = int(np.count_nonzero(t == 0)) if t.size else 0
+        whole = per > 0 and t.size % per == 0
+        self._per_topic = per if whole and same(t, np.repeat(np.arange(t.size // per), per)) else 0
+        self._bias_grid = self.bias.reshape(-1, max(per, 1), 1) if self._per_topic else None
 
     def report(self, ctx: EpochContext, exact: ValueBundle) -> ValueBundle:
-        mine = exact.flat()[self.topics]  # (size, entries) in ExtractValues order
-        mine += self.bias[:, None]
+        flat = exact.flat()
+        if self._bias_grid is not None and flat.shape[0] * self._per_topic == self.size:
+            # (size, entries) in ExtractValues order: each member's topic row plus its bias
+            mine = (flat[:, None, :] + self._bias_grid).reshape(self.size, -1)
+        else:
+            mine = flat[self.topics]
+            mine += self.bias[:, None]
         eps = standard_normal32(self.rng, mine.shape)
         eps *= self.noise32[:, None]
         mine += eps

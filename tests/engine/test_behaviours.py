@@ -11,12 +11,15 @@ from allora_sim.agents.behaviours import (
     ContextParams,
     EpochContext,
     HistoryParams,
+    HonestParams,
+    HonestReputer,
     NaiveHistory,
     Revealed,
     ValuePayer,
     ValuePayerParams,
     standard_normal32,
 )
+from allora_sim.core import ValueBundle
 
 
 def _ctx(
@@ -153,3 +156,31 @@ def test_box_muller_draws_are_independent_standard_normals() -> None:
     assert abs(np.mean(np.abs(flat) > 3.0) - 0.0027) < 5 * np.sqrt(0.0027 / flat.size)
     # reproducible from the generator's state
     assert np.array_equal(standard_normal32(np.random.default_rng(7), (3, 200_001)), x)
+
+
+def test_honest_reports_are_the_exact_losses_plus_bias_and_noise_in_any_group_layout() -> None:
+    """A reputer group spanning whole topics in order (each member's exact losses found by
+    broadcasting its topic's row) reports what a group in any other layout does: for every
+    member, its topic's exact losses + its bias + its noise × its own Gaussian draws."""
+    n, k = 3, 2
+    exact = ValueBundle.from_flat(
+        np.random.default_rng(0).normal(size=(4, 2 + 2 * n + k * (n + 3))), n, k
+    )
+    ctx = _ctx(0, [0, 0, 0, 0], None, n=n)
+    grid_topics = np.repeat(np.arange(4), 3)
+    layouts = {
+        "grid": (grid_topics, np.tile(np.arange(3), 4)),
+        "shuffled": (np.array([2, 0, 3, 1, 1, 0]), np.array([0, 1, 2, 0, 1, 2])),
+        "missing topic 0": (np.repeat(np.arange(1, 4), 2), np.tile(np.arange(2), 3)),
+    }
+    for name, (topics, slots) in layouts.items():
+        rep = HonestReputer(HonestParams(), topics, slots, np.random.default_rng(5))
+        assert (rep._bias_grid is not None) == (name == "grid")
+        got = rep.report(ctx, exact).flat()
+        # the same draws replayed from a twin's generator, added as the definition says
+        twin = HonestReputer(HonestParams(), topics, slots, np.random.default_rng(5))
+        want = exact.flat()[topics] + twin.bias[:, None]
+        draws = standard_normal32(twin.rng, want.shape)
+        draws *= twin.noise32[:, None]
+        want += draws
+        assert np.array_equal(got, want), name
