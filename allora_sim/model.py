@@ -275,8 +275,9 @@ class AlloraModel(mesa.Model):
 
     def balances(self, role: str) -> np.ndarray:
         """Token balances of a role's agents ``(T, R)`` (ALLO, float)."""
-        acct = self.economy.accounts[role]
-        return self.economy.ledger.allo(acct)
+        eco = self.economy
+        a, b = eco.account_range[role]  # the role's accounts, in (topic, slot) order
+        return eco.ledger.allo(slice(a, b)).reshape(eco.accounts[role].shape)
 
     def stake_of(self, agent: Reputer) -> float:
         return float(self.stake[agent.topic, agent.slot]) / UALLO_PER_ALLO

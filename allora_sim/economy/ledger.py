@@ -212,8 +212,9 @@ class Ledger:
         run_of = dict(zip(bounds, sums, strict=True))
         return [int(run_of[a]) if b > a else 0 for a, b in ranges]
 
-    def allo(self, accounts: np.ndarray) -> np.ndarray:
-        """Balances of ``accounts`` (any shape) in ALLO, as float64 (``hi + lo/10^18``)."""
+    def allo(self, accounts: np.ndarray | slice) -> np.ndarray:
+        """Balances of ``accounts`` (an index array of any shape, or a slice of the accounts)
+        in ALLO, as float64 (``hi + lo/10^18``)."""
         return self.held.hi[accounts] + self.held.lo[accounts] / float(BASE)
 
     # movements ------------------------------------------------------------------------------

@@ -50,15 +50,23 @@ class StakeBook:
         self._delegated: np.ndarray | None = None
         self._topic_stake: np.ndarray | None = None
         self._topic_exact: list[int] | None = None
+        self._any_delegated = False
 
     def _changed(self) -> None:
-        self._authority = self._delegated = self._topic_stake = self._topic_exact = None
+        """A delegation changed (and with it possibly everything)."""
+        self._delegated = None
+        self._any_delegated = bool(self.delegated.any())
+        self._own_changed()
+
+    def _own_changed(self) -> None:
+        """Only own stake changed (re-staked rewards): the delegated image stays valid."""
+        self._authority = self._topic_stake = self._topic_exact = None
 
     def _per_topic(self) -> list[int]:
         """Exact total stake per topic (Python ints; cached until the next change)."""
         if self._topic_exact is None:
             per_topic = self.own.sum(axis=1)
-            if self.delegated.any():
+            if self._any_delegated:
                 per_topic += self.delegated.sum(axis=1)
             self._topic_exact = per_topic.tolist()
         return self._topic_exact
@@ -69,7 +77,7 @@ class StakeBook:
         """Stake reputer authority (own + delegated), float uallo ``(T, R)`` for the core
         (computed once per change of the book; read-only)."""
         if self._authority is None:
-            total = self.own + self.delegated if self.delegated.any() else self.own
+            total = self.own + self.delegated if self._any_delegated else self.own
             self._authority = total.astype(np.float64)
             self._authority.flags.writeable = False
         return self._authority
@@ -95,7 +103,7 @@ class StakeBook:
 
     def add_own(self, topic: int, reputer: int, amount: int) -> None:
         self.own[topic, reputer] += int(amount)
-        self._changed()
+        self._own_changed()
 
     def add_own_many(
         self, topics: np.ndarray, reputers: np.ndarray, amounts: Sequence[int] | np.ndarray
@@ -114,10 +122,10 @@ class StakeBook:
             flat = t * width + r
             if flat.size < 2 or (flat[1:] > flat[:-1]).all():  # distinct slots: no repeats
                 self.own.reshape(-1)[flat] += add
-                self._changed()
+                self._own_changed()
                 return
         np.add.at(self.own, (topics, reputers), add)
-        self._changed()
+        self._own_changed()
 
     def delegate(self, delegator: int, reputer: int, amount: int) -> None:
         t = int(self.topic_of[delegator])

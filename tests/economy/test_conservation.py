@@ -41,6 +41,8 @@ def test_supply_is_conserved_every_epoch(name: str) -> None:
     roles = list(eco.accounts)
     balances = eco.ledger.balances
     assert eco.role_balances(roles) == [int(balances[eco.accounts[r]].sum()) for r in roles]
+    for r in roles:  # read as a slice of the accounts: the same as through their indices
+        assert np.array_equal(m.balances(r), eco.ledger.allo(eco.accounts[r]))
     last = m.economy_frame().iloc[-1]
     for r in roles:
         assert last[f"balance_{r}"] == int(balances[eco.accounts[r]].sum()) / 1e18

@@ -128,3 +128,16 @@ def test_stake_images_follow_every_change_of_the_book() -> None:
         book.delegated_stake()[1, 1] = 0.0
     with pytest.raises(ValueError):
         book.authority()[0, 0] = 0.0  # read-only: a caller cannot corrupt the cache
+    # own stake changing beside a delegation: the delegated image stays, the totals count both
+    book.add_own(1, 1, 3)
+    assert book.delegated_stake()[1, 1] == 2 * UALLO
+    assert book.authority()[1, 1] == float(book.own[1, 1] + 2 * UALLO)
+    assert book.topic_stake()[1] == float(book.own[1].sum() + 2 * UALLO)
+    assert book.total() == book.own.sum() + 2 * UALLO
+    # the delegation removed: nothing delegated counts any more
+    book.request_removal(1, due_epoch=0)
+    book.complete_removals(0)
+    book.add_own(1, 1, 1)
+    assert book.delegated_stake()[1, 1] == 0.0
+    assert book.authority()[1, 1] == float(book.own[1, 1])
+    assert book.topic_stake()[1] == float(book.own[1].sum())
