@@ -156,6 +156,16 @@ def test_box_muller_draws_are_independent_standard_normals() -> None:
     assert abs(np.mean(np.abs(flat) > 3.0) - 0.0027) < 5 * np.sqrt(0.0027 / flat.size)
     # reproducible from the generator's state
     assert np.array_equal(standard_normal32(np.random.default_rng(7), (3, 200_001)), x)
+    # the uniforms are the generator's own float32 draws, taken from its raw output
+    rng = np.random.default_rng(11)
+    u = rng.random(2 * 5, dtype=np.float32)
+    radius = np.sqrt(np.float32(-2.0) * np.log(np.float32(1.0) - u[:5]))
+    angle = u[5:] * np.float32(2.0 * np.pi)
+    want = np.concatenate([np.cos(angle) * radius, np.sin(angle) * radius])[:9]
+    gen = np.random.default_rng(11)
+    got = standard_normal32(gen, (9,))
+    assert np.array_equal(got, want)
+    assert gen.random() == rng.random()  # and it leaves the generator where they do
 
 
 def test_honest_reports_are_the_exact_losses_plus_bias_and_noise_in_any_group_layout() -> None:
