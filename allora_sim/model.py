@@ -54,7 +54,7 @@ from allora_sim.core.sortition import limit_forecast_grid
 from allora_sim.core.store import gather, scatter
 from allora_sim.core.uallo import Uallo
 from allora_sim.economy.ledger import LedgerError
-from allora_sim.economy.network import Economy, uallo
+from allora_sim.economy.network import Economy, uallo, uallo_limbs
 from allora_sim.recorder import Recorder
 from allora_sim.slots import compact, in_slot_order, is_all_slots, spread, take, take_forecasts
 from allora_sim.world import WorldPaths, simulate_world
@@ -315,7 +315,7 @@ class AlloraModel(mesa.Model):
         self.fees_paid = np.zeros(self.n_topics)
         for g in self.groups["consumers"]:
             amounts = g.pay(ctx)  # type: ignore[attr-defined]
-            ok = self.economy.pay_fees("consumers", g.topics, g.slots, uallo(amounts))
+            ok = self.economy.pay_fees("consumers", g.topics, g.slots, uallo_limbs(amounts))
             np.add.at(self.fees_paid, g.topics, np.where(ok, amounts, 0.0))
         self.economy.activate_if_heavy()
         # only active topics open a worker nonce (§7.3); participants skip topics whose recent

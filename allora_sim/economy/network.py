@@ -38,12 +38,21 @@ MODULE_ACCOUNTS = ("ecosystem", "rewards", "fee_collector", "staking", "pending_
 VESTING = ("investors_preseed", "investors", "team")
 
 
-def uallo(allo: np.ndarray | float) -> list[int]:
-    """ALLO amounts as integer uallo, truncated (a float has ~16 significant digits)."""
+def _scaled(allo: np.ndarray | float) -> np.ndarray:
     arr = np.atleast_1d(np.asarray(allo, dtype=np.float64)).ravel()
     with np.errstate(invalid="ignore"):
-        scaled = np.where(np.isfinite(arr) & (arr > 0), arr * 1e18, 0.0)
-    return [int(x) for x in scaled.tolist()]
+        return np.where(np.isfinite(arr) & (arr > 0), arr * 1e18, 0.0)
+
+
+def uallo(allo: np.ndarray | float) -> list[int]:
+    """ALLO amounts as integer uallo, truncated (a float has ~16 significant digits); NaN,
+    ±inf and amounts ≤ 0 give 0."""
+    return [int(x) for x in _scaled(allo).tolist()]
+
+
+def uallo_limbs(allo: np.ndarray) -> Uallo:
+    """:func:`uallo` as :class:`Uallo` limbs (the same integers, without Python ints)."""
+    return Uallo.of_integral(np.trunc(_scaled(allo)))
 
 
 class Economy:
@@ -125,7 +134,7 @@ class Economy:
         role: str,
         topics: np.ndarray,
         slots: np.ndarray,
-        amounts: int | Sequence[int] | np.ndarray,
+        amounts: int | Sequence[int] | np.ndarray | Uallo,
     ) -> np.ndarray:
         """Agents pay fees for their topics (one amount each, or the same ``int`` for all);
         those who cannot afford theirs pay nothing.
@@ -137,7 +146,7 @@ class Economy:
         self,
         payers: np.ndarray,
         topics: np.ndarray,
-        amounts: int | Sequence[int] | np.ndarray,
+        amounts: int | Sequence[int] | np.ndarray | Uallo,
     ) -> np.ndarray:
         """:meth:`pay_fees` from accounts of any roles at once: ``payers`` are ledger accounts,
         each paying for its topic in ``topics``. Returns the mask of those who paid."""
@@ -149,11 +158,25 @@ class Economy:
                 self.revenue += per_topic
                 self.fees_total += per_topic
             return can
-        amt = np.array(amounts, dtype=object)
-        paid = can & (amt > 0)
-        if paid.any():
-            np.add.at(self.revenue, topics[paid], amt[paid])
-            np.add.at(self.fees_total, topics[paid], amt[paid])
+        if isinstance(amounts, Uallo):
+            paid = can & ((amounts.hi > 0) | (amounts.lo > 0))
+            if not paid.any():
+                return can
+            amt = np.empty(int(paid.sum()), dtype=object)
+            amt[:] = amounts[paid].ints()
+        else:
+            every = np.array(amounts, dtype=object)
+            paid = can & (every > 0)
+            if not paid.any():
+                return can
+            amt = every[paid]
+        where = topics[paid]
+        if where.size < 2 or bool((where[1:] > where[:-1]).all()):  # distinct topics
+            self.revenue[where] += amt
+            self.fees_total[where] += amt
+        else:
+            np.add.at(self.revenue, where, amt)
+            np.add.at(self.fees_total, where, amt)
         return can
 
     # ---------------------------------------------------------------------------------------

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from allora_sim.core.params import MintParams
-from allora_sim.economy.network import UALLO, Economy, uallo
+from allora_sim.economy.network import UALLO, Economy, uallo, uallo_limbs
 
 
 def _economy(n_topics: int = 2) -> Economy:
@@ -61,6 +63,48 @@ def test_one_fee_for_all_is_the_same_as_a_list_of_equal_fees() -> None:
     assert one.revenue.tolist() == many.revenue.tolist() == [2 * fee, 2 * fee, 3 * fee]
     assert one.ledger.balances.tolist() == many.ledger.balances.tolist()
     one.check()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.sampled_from([np.nan, np.inf, -np.inf]),
+            st.floats(-1e12, 1e12),  # beyond the supply of 10^9 ALLO
+            st.floats(0.0, 20.0),  # around 2^63 uallo = 9.22 ALLO
+            st.floats(0.0, 1e-15),  # below one uallo and a few
+            st.floats(0.0, 1e9),
+        ),
+        max_size=20,
+    )
+)
+def test_uallo_limbs_are_the_truncated_uallo_integers(allo: list[float]) -> None:
+    limbs = uallo_limbs(np.array(allo, dtype=np.float64))
+    assert limbs.ints() == uallo(np.array(allo, dtype=np.float64))
+
+
+@pytest.mark.parametrize("topics", [[0, 1, 2], [2, 0, 2], [1, 1, 1]])
+def test_fees_given_as_limbs_or_ints_book_the_same(topics: list[int]) -> None:
+    """Per-payer fees as Uallo limbs (the consumers' payments) or as Python ints: the same
+    payments, balances and per-topic revenue, topics distinct or repeated."""
+    t = np.array(topics)
+    amounts = np.array([12.5, 0.0, 0.5])  # one pays nothing, one less than 1 ALLO
+    limbs, ints = _economy(3), _economy(3)
+    payers = limbs.accounts["consumers"][:, 0]  # distinct payers, for any topics
+    expected = [0, 0, 0]
+    start = limbs.revenue.tolist()
+    for _ in range(6):  # until some cannot afford theirs (50 ALLO each)
+        got = limbs.collect_fees(payers, t, uallo_limbs(amounts))
+        want = ints.collect_fees(payers, t, uallo(amounts))
+        assert got.tolist() == want.tolist()
+        for topic, ok, amount in zip(topics, got.tolist(), uallo(amounts), strict=True):
+            expected[topic] += amount if ok else 0
+    assert not got.all()
+    assert [r - r0 for r, r0 in zip(limbs.revenue.tolist(), start, strict=True)] == expected
+    assert limbs.revenue.tolist() == ints.revenue.tolist()
+    assert limbs.fees_total.tolist() == ints.fees_total.tolist()
+    assert limbs.ledger.balances.tolist() == ints.ledger.balances.tolist()
+    limbs.check()
 
 
 def test_stake_delegation_and_delayed_removal() -> None:
