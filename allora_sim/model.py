@@ -216,6 +216,10 @@ class AlloraModel(mesa.Model):
             np.concatenate([eco.accounts["inferers"].ravel(), eco.accounts["forecasters"].ravel()]),
             np.concatenate([np.repeat(np.arange(self.n_topics), w) for w in (n, k)]),
         )
+        self._all_reputers = (
+            eco.accounts["reputers"].ravel(),
+            np.repeat(np.arange(self.n_topics), self.sizes[2]),
+        )
         available = eco.ledger.balance(eco.alloc["participants"]) / UALLO_PER_ALLO
         try:
             for role in ("inferers", "forecasters"):
@@ -453,9 +457,14 @@ class AlloraModel(mesa.Model):
         # nothing to report for a topic without inferences (no reputer nonce opened)
         has_inferences = np.asarray((pend.inferer_ids >= 0).any(axis=1))
         eligible &= has_inferences[:, None]
-        t_e, r_e = np.nonzero(eligible)
-        paid = self.economy.pay_fees("reputers", t_e, r_e, self.params.module.data_sending_fee)
-        eligible[t_e[~paid], r_e[~paid]] = False
+        fee = self.params.module.data_sending_fee
+        if eligible.all():  # every reputer reports (the common case): its payers are fixed
+            paid = self.economy.collect_fees(*self._all_reputers, fee).reshape(eligible.shape)
+            eligible &= paid
+        else:
+            t_e, r_e = np.nonzero(eligible)
+            paid = self.economy.pay_fees("reputers", t_e, r_e, fee)
+            eligible[t_e[~paid], r_e[~paid]] = False
         rep_active = self.sets.admit(
             "reputers", eligible, self.store.reputer_score_quantile, pend.nonce
         )

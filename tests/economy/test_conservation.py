@@ -94,6 +94,28 @@ def test_only_the_workers_who_cannot_pay_lose_their_payload() -> None:
     }
 
 
+def test_only_the_reputers_who_cannot_pay_lose_their_report() -> None:
+    """Reputers hold only their stake (no balance for the data-sending fee) but two: only
+    those two report, every epoch (the collection over every reputer's account must not
+    drop the others)."""
+    m = AlloraModel(
+        allora_sim.scenario("epochs=6", "economy.worker_balance=0", "output.progress=false")
+    )
+    eco = m.economy
+    part = eco.alloc["participants"]
+    for role in ("inferers", "forecasters"):
+        for a in eco.accounts[role].ravel().tolist():
+            eco.ledger.transfer(part, int(a), 10**18)
+    funded = [1, 3]
+    for slot in funded:
+        eco.ledger.transfer(part, int(eco.accounts["reputers"][0, slot]), 10**18)
+    m.run()
+    ag = m.agents_frame()
+    rep = ag[(ag["role"] == "reputer") & ag["active"]]
+    assert len(set(rep["epoch"])) > 1
+    assert set(rep["agent"]) == {int(a) for a in m.recorder._static["reputers"]["agent"][funded]}
+
+
 def test_fixed_emission_funds_exactly_the_topic_rewards() -> None:
     """``emission=fixed`` (the default): each epoch the rewards account receives exactly the
     rewarded topics' ``topic_reward`` (from the treasury, minting the shortfall) — no more — so
