@@ -585,8 +585,17 @@ class AlloraModel(mesa.Model):
         # every payout at once, then split by kind (each kind keeps topic-then-slot order)
         widths = [i.shape[1] for _, i, _ in parts]
         inf, fc, rep, dlg = _payouts_by_kind(paid, ids, amounts, widths)
+        n, k = self.sizes[0], self.sizes[1]
+        every_worker = (
+            paid.size == self.n_topics
+            and is_all_slots(pend.inferer_ids, n)
+            and is_all_slots(pend.forecaster_ids, k)
+        )
         eco.payout(
-            [("inferers", inf[0], inf[1]), ("forecasters", fc[0], fc[1])],
+            # every worker of every topic paid: their accounts in this order are known
+            self._all_workers[0]
+            if every_worker
+            else [("inferers", inf[0], inf[1]), ("forecasters", fc[0], fc[1])],
             Uallo(np.concatenate([inf[2].hi, fc[2].hi]), np.concatenate([inf[2].lo, fc[2].lo])),
         )
         eco.restake(*rep)

@@ -273,13 +273,28 @@ class Ledger:
             self._transfer_few([src] * amt.hi.size, dst.tolist(), amt.ints())
             return
         self._account(src)
-        self._accounts(dst)
+        ascending = dst.ndim == 1 and _ascending(dst)  # distinct: nothing to sum per account
+        if ascending:  # its ends bound it
+            self._account(int(dst[0]))
+            self._account(int(dst[-1]))
+        else:
+            self._accounts(dst)
         total, balance = amt.total(), self.balance(src)
         if balance < total:
             raise _overdraw(self.names[src], balance, total)
-        credit, credits = _totals(dst, amt)
         # the debit, then the credits (``src`` may be among them and sees the debited balance)
         self._put(src, balance - total)
+        if ascending and int(dst[-1]) - int(dst[0]) == dst.size - 1:
+            # a range of accounts (e.g. every worker's): credited in place, on slices
+            span = slice(int(dst[0]), int(dst[-1]) + 1)
+            hi, lo = self.held.hi[span], self.held.lo[span]
+            lo += amt.lo
+            carry = lo >= BASE
+            lo -= carry * BASE
+            hi += amt.hi
+            hi += carry
+            return
+        credit, credits = (dst, amt) if ascending else _totals(dst, amt)
         self._set(credit, self.held[credit].plus(credits))
 
     def collect(

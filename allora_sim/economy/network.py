@@ -184,12 +184,16 @@ class Economy:
 
     def payout(
         self,
-        recipients: Sequence[tuple[str, np.ndarray, np.ndarray]],
+        recipients: Sequence[tuple[str, np.ndarray, np.ndarray]] | np.ndarray,
         rewards: Sequence[int] | np.ndarray | Uallo,
     ) -> None:
         """Pay workers from the rewards account (truncated amounts), in one transfer:
-        ``recipients`` are ``(role, topics, slots)`` in the order of ``rewards``."""
-        dst = np.concatenate([self.accounts[role][t, s] for role, t, s in recipients])
+        ``recipients`` are ``(role, topics, slots)`` in the order of ``rewards``, or already
+        their ledger accounts."""
+        if isinstance(recipients, np.ndarray):
+            dst = recipients
+        else:
+            dst = np.concatenate([self.accounts[role][t, s] for role, t, s in recipients])
         self.ledger.pay_from(self.module["rewards"], dst, rewards)
 
     def restake(

@@ -292,3 +292,47 @@ def test_paying_from_one_account_equals_the_batched_transfer(count: int) -> None
     b.transfer_many(np.zeros(count, dtype=int), dst, amounts)
     np.testing.assert_array_equal(a.balances, b.balances)
     a.check()
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.integers(0, 10**25), min_size=12, max_size=30),
+    st.data(),
+)
+def test_paying_distinct_ascending_destinations_credits_each(balances, data) -> None:
+    """``pay_from`` to distinct ascending accounts — a whole range of them (credited on
+    slices of the limbs) or any ascending set — against Python ints, carries across the low
+    limb and the source among the destinations included."""
+    n = len(balances)
+    src = data.draw(st.integers(0, n - 1))
+    if data.draw(st.booleans()):
+        balances[src] += 10**22  # a source that can pay (else nothing may move)
+    led = Ledger(MAX)
+    acct = led.open_many([f"a{i}" for i in range(n)], balances)
+    led.set_genesis_pools(unminted=MAX - sum(balances), locked={})
+    start = data.draw(st.integers(0, n - 9))
+    dst = data.draw(
+        st.one_of(  # more than the few amounts moved as Python ints
+            st.integers(start + 9, n).map(lambda stop: list(range(start, stop))),
+            st.sets(st.integers(0, n - 1), min_size=9).map(sorted),
+        )
+    )
+    amounts = data.draw(
+        st.lists(
+            st.one_of(st.integers(0, 10**20), st.integers(BASE - 3, BASE + 3)),
+            min_size=len(dst),
+            max_size=len(dst),
+        )
+    )
+    if sum(amounts) > balances[src]:
+        with pytest.raises(LedgerError, match="would go negative"):
+            led.pay_from(int(acct[src]), acct[dst], amounts)
+        assert led.balances.tolist() == balances  # nothing moved
+        return
+    led.pay_from(int(acct[src]), acct[dst], amounts)
+    want = list(balances)
+    want[src] -= sum(amounts)
+    for d, x in zip(dst, amounts, strict=True):
+        want[d] += x
+    assert led.balances.tolist() == want
+    led.check()
