@@ -113,16 +113,22 @@ class _Spread:
             self.tt, self.ii = np.nonzero(ids >= 0)
             self.flat = self.tt * width + ids[self.tt, self.ii]
 
-    def __call__(self, values: np.ndarray) -> np.ndarray:
+    def __call__(self, values: np.ndarray, divisor: float = 1.0) -> np.ndarray:
+        """The spread values (a new array), divided by ``divisor`` if given."""
         if self.identity:
+            if divisor != 1.0:
+                return np.divide(values, divisor)
             return np.array(values, dtype=np.float64)
         out = np.full(self.shape[0] * self.shape[1], np.nan)
         out[self.flat] = np.asarray(values)[self.tt, self.ii]
+        if divisor != 1.0:
+            out /= divisor
         return out.reshape(self.shape)
 
-    def active(self) -> np.ndarray:
+    def active(self) -> np.ndarray | float:
+        """1.0 where a participant was active, else 0.0 (the scalar 1.0 when all were)."""
         if self.identity:
-            return np.ones(self.shape)
+            return 1.0
         out = np.zeros(self.shape[0] * self.shape[1])
         out[self.flat] = 1.0
         return out.reshape(self.shape)
@@ -234,10 +240,10 @@ class Recorder:
             ("forecasters", on_fc, outcome.forecaster_reward),
             ("reputers", on_rep, outcome.reputer_reward),
         ):
-            active[role], reward[role] = on.active(), on(paid) / UALLO
+            active[role], reward[role] = on.active(), on(paid, UALLO)
             tot = self._totals[role]
             tot["active"] += active[role]
-            tot["reward"] += np.where(np.isnan(reward[role]), 0.0, reward[role])
+            np.add(tot["reward"], reward[role], out=tot["reward"], where=~np.isnan(reward[role]))
         seen = np.isfinite(inf_loss)
         self._totals["inferers"]["loss_sum"] += np.where(seen, inf_loss, 0.0)
         self._totals["inferers"]["loss_count"] += seen
@@ -288,7 +294,8 @@ class Recorder:
             rec["run"] = self.run
             rec["epoch"] = epoch
             for name, arr in cols.items():
-                # a float64 (T, width) array, or a scalar (float) for every row
+                # a float64 (T, width) array, or a scalar (float) for every row (workers'
+                # stake; "active" when every participant of the role was)
                 rec[name] = arr if type(arr) is float else arr.ravel()
             self._agents.append(rec)
 
