@@ -68,16 +68,18 @@ def expand(a: np.ndarray, axis: int) -> np.ndarray:
     return a.reshape((*a.shape[:axis], 1, *a.shape[axis:]))
 
 
-def masked_std(x: Array, mask: Mask, axis: int = -1) -> Array:
+def masked_std(x: Array, mask: Mask, axis: int = -1, finite: bool = False) -> Array:
     """Sample standard deviation with Bessel's correction over the masked elements.
 
     Mirrors ``alloraMath.StdDev`` (§0): ``sqrt(Σ(x−mean)²/(n−1))``, and 0 when n ≤ 1.
-    Masked-out elements may hold anything (NaN included). ``axis`` is the list axis (reduced);
+    Masked-out elements may hold anything (NaN included) — unless ``finite``: the caller
+    guarantees every element is finite, and masking is a multiplication (a third of the cost of
+    a select; the same sums, as ``x·0`` adds nothing). ``axis`` is the list axis (reduced);
     a leading list axis turns the sums into additions of whole rows, much faster for short lists.
     """
     add = np.add.reduce
     n = add(mask, axis=axis)
-    xm = np.where(mask, x, 0.0)
+    xm = x * mask if finite else np.where(mask, x, 0.0)
     mean = add(xm, axis=axis) / np.maximum(n, 1)
     xm -= expand(mean, axis)
     xm *= mask

@@ -120,7 +120,13 @@ class NetworkInferences:
 
 
 def regret_weights(
-    regret: Array, member: Mask, epsilon: float, p_norm: float, c_norm: float, axis: int = -1
+    regret: Array,
+    member: Mask,
+    epsilon: float,
+    p_norm: float,
+    c_norm: float,
+    axis: int = -1,
+    finite: bool = False,
 ) -> Array:
     """Regret-informed weights over the members of one list (``calcWeightsGivenWorkers`` +
     ``CalcWeightFromNormalizedRegret``, §2.1).
@@ -134,21 +140,32 @@ def regret_weights(
     """
     if regret.shape[axis] == 0:
         return np.zeros(regret.shape)
-    d = masked_std(regret, member, axis) + epsilon
-    # r̂ = R/(σ + ε) with non-members at −∞: they drop out of the maximum and get
-    # weight p/(1 + e^∞) = 0 below without a mask.
-    r = np.where(member, regret, -np.inf)
-    r /= expand(d, axis)
-    r_max = expand(np.maximum.reduce(r, axis=axis), axis)
+    d = masked_std(regret, member, axis, finite) + epsilon
+    if finite:
+        # every regret finite (the caller's guarantee): r̂ = R/(σ + ε) everywhere; the
+        # maximum runs over the members' r̂ with the others pushed below any of them, and
+        # the weights of non-members are dropped with ``keep`` (no select over the array)
+        r = regret / expand(d, axis)
+        outside = ~member
+        r_max = expand(np.maximum.reduce(r - outside * _FLOAT_MAX, axis=axis), axis)
+    else:
+        # r̂ = R/(σ + ε) with non-members at −∞: they drop out of the maximum and get
+        # weight p/(1 + e^∞) = 0 below without a mask.
+        r = np.where(member, regret, -np.inf)
+        r /= expand(d, axis)
+        r_max = expand(np.maximum.reduce(r, axis=axis), axis)
     anchor = c_norm - 8.25 / p_norm
     np.minimum(r, c_norm + 6.75 / p_norm, out=r)
     # (r − max) + A0 in the chain; adding the per-row offset once is the same up to one ulp
-    # (a row without members has r_max = −∞: its shift is capped so that it stays −∞)
+    # (a row without members has r_max = −∞, or −FLOAT_MAX/…: its shift is capped so that it
+    # stays −∞, or finite)
     r += np.minimum(np.maximum(anchor - r_max, 0.0), _FLOAT_MAX)
     keep = r >= c_norm - 17.25 / p_norm
+    if finite:
+        keep &= member
     np.subtract(c_norm, r, out=r)
-    r *= p_norm
-    with np.errstate(over="ignore"):
+    with np.errstate(over="ignore"):  # rows without members (finite): p·(c − r) → −∞
+        r *= p_norm
         np.exp(r, out=r)
     r += 1.0
     np.divide(p_norm, r, out=r)
@@ -387,7 +404,10 @@ def synthesize(
     fc_values[:, rows_oo] = implied[:, 1:]
     fc_values[:, 2 + n :] = fc_implied[:, None, :]
 
-    weights = regret_weights(regret, member, epsilon, p_norm, c_norm)
+    # stored regrets and the initial regret are finite (a NaN initial regret would not be)
+    weights = regret_weights(
+        regret, member, epsilon, p_norm, c_norm, finite=bool(np.isfinite(regret).all())
+    )
     averaged = _weighted_average(
         weights, inference, member[..., :n], fc_values, all_new, epsilon_safe_div
     )

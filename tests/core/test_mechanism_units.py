@@ -147,6 +147,32 @@ def test_regret_weights_cap_shift_and_cut() -> None:
     )
 
 
+@pytest.mark.parametrize("axis", [-1, 0])
+def test_regret_weights_for_finite_regrets_are_the_masked_ones(axis: int) -> None:
+    """``finite=True`` (masking by multiplication, non-members pushed below the maximum)
+    gives the select-based weights bit for bit: members of any count per row (none, one,
+    all), large and tiny regrets, exact ties, both list axes; and a row without members
+    warns of nothing."""
+    rng = np.random.default_rng(3)
+    for trial in range(40):
+        shape = (9, 7, 11)
+        regret = rng.normal(0.0, 10.0 ** rng.integers(-3, 4), shape)
+        regret[0] = 0.25  # ties
+        member = rng.random(shape) < rng.choice([0.1, 0.5, 0.9, 1.0])
+        member[1] = False  # rows without members
+        member[2] = True
+        member[3, :, 1:] = False  # a single member
+        for p, c in ((3.0, 0.75), (2.0, 0.25), (4.5, 1.0)):
+            want = regret_weights(regret, member, 1e-4, p, c, axis=axis)
+            with warnings.catch_warnings():
+                warnings.simplefilter("error")
+                got = regret_weights(regret, member, 1e-4, p, c, axis=axis, finite=True)
+            assert np.array_equal(got, want), (trial, p, c)
+            assert np.array_equal(
+                masked_std(regret, member, axis, finite=True), masked_std(regret, member, axis)
+            )
+
+
 def test_weighted_percentiles_interpolate_plotting_positions() -> None:
     v = np.array([[1.0, 2.0, 3.0]])
     w = np.array([[1.0, 1.0, 2.0]])
