@@ -79,7 +79,7 @@ def masked_std(x: Array, mask: Mask, axis: int = -1, finite: bool = False) -> Ar
     """
     add = np.add.reduce
     n = add(mask, axis=axis)
-    xm = x * mask if finite else np.where(mask, x, 0.0)
+    xm = np.multiply(x, mask, order="C") if finite else np.where(mask, x, 0.0)
     mean = add(xm, axis=axis) / np.maximum(n, 1)
     xm -= expand(mean, axis)
     xm *= mask

@@ -145,7 +145,9 @@ def regret_weights(
         # every regret finite (the caller's guarantee): r̂ = R/(σ + ε) everywhere; the
         # maximum runs over the members' r̂ with the others pushed below any of them, and
         # the weights of non-members are dropped with ``keep`` (no select over the array)
-        r = regret / expand(d, axis)
+        # (C order, as the select's result: the sums over the list axis below then add in the
+        # same order, whatever the layout of a broadcast ``regret``)
+        r = np.divide(regret, expand(d, axis), order="C")
         outside = ~member
         r_max = expand(np.maximum.reduce(r - outside * _FLOAT_MAX, axis=axis), axis)
     else:
@@ -211,8 +213,10 @@ def forecast_implied_inferences(
     order = np.argsort(~element, axis=-1, kind="stable")[..., :e_max]  # (B, K, E)
     # Element slot axis first, (E, ...): the weights' sums and maximum over a forecast's few
     # elements then add whole rows instead of reducing many short rows.
-    valid = take_last(element, order).transpose(2, 0, 1)  # (E, B, K)
-    regret = take_last(network_loss[:, None, None] - forecast, order)
+    valid_bke = take_last(element, order)
+    valid = valid_bke.transpose(2, 0, 1)  # (E, B, K)
+    # the elements' regrets, 0 in the slots beyond a forecast's elements: all finite
+    regret = np.where(valid_bke, take_last(network_loss[:, None, None] - forecast, order), 0.0)
     value = take_last(
         np.broadcast_to(
             np.where(np.isfinite(inference), inference, 0.0)[:, None, :], forecast.shape
@@ -229,6 +233,7 @@ def forecast_implied_inferences(
         p_norm,
         c_norm,
         axis=0,
+        finite=True,
     )
     # A forecast with a single element gives that element weight 1, whatever the list.
     single = n_elements == 1

@@ -171,6 +171,14 @@ def test_regret_weights_for_finite_regrets_are_the_masked_ones(axis: int) -> Non
             assert np.array_equal(
                 masked_std(regret, member, axis, finite=True), masked_std(regret, member, axis)
             )
+        # regrets broadcast over a context axis (as the forecast-implied inferences pass
+        # them): C-ordered weights like the select's, so later sums add in the same order
+        base = np.ascontiguousarray(regret[:, 0].T)  # laid out list axis fastest
+        shared = np.broadcast_to(base.T[:, None, :], shape)
+        assert shared.strides[0] < shared.strides[2]
+        got = regret_weights(shared, member, 1e-4, 3.0, 0.75, axis=axis, finite=True)
+        assert got.flags.c_contiguous
+        assert np.array_equal(got, regret_weights(shared, member, 1e-4, 3.0, 0.75, axis=axis))
 
 
 def test_weighted_percentiles_interpolate_plotting_positions() -> None:
