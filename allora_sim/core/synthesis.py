@@ -206,11 +206,21 @@ def forecast_implied_inferences(
     ``MaxElementsPerForecast`` long on chain) and spread back.
     """
     b, k, n = forecast.shape
-    n_elements = element.sum(axis=-1)  # (B, K)
+    if n == 0:
+        return np.full((b, 1 + n, k), np.nan)
+    before = np.cumsum(element, axis=-1)  # elements up to and including each inferer
+    n_elements = before[..., -1]  # (B, K)
     e_max = int(n_elements.max()) if n_elements.size else 0
     if e_max == 0:
         return np.full((b, 1 + n, k), np.nan)
-    order = np.argsort(~element, axis=-1, kind="stable")[..., :e_max]  # (B, K, E)
+    # each forecast's elements first, then the other inferers, each in inferer order (a stable
+    # sort of ~element), from the counts: an element's place is the elements before it, another
+    # inferer's is after all elements and the other inferers before it
+    j = np.arange(n)
+    place = np.where(element, before - 1, n_elements[..., None] + j - before)
+    order = np.empty_like(place)
+    np.put_along_axis(order, place, np.broadcast_to(j, place.shape), axis=-1)
+    order = order[..., :e_max]  # (B, K, E)
     # Element slot axis first, (E, ...): the weights' sums and maximum over a forecast's few
     # elements then add whole rows instead of reducing many short rows.
     valid_bke = take_last(element, order)
@@ -251,8 +261,7 @@ def forecast_implied_inferences(
     compact = np.where((n_elements > 0)[:, None, :], compact, np.nan)
     # Spread back: withholding inferer j changes forecaster k only if j is one of its elements,
     # whose slot in the compacted list is the number of elements before it.
-    slot = np.cumsum(element, axis=-1) - 1  # (B, K, N)
-    ctx = np.where(element, slot + 1, 0).transpose(0, 2, 1)  # (B, N, K)
+    ctx = np.where(element, before, 0).transpose(0, 2, 1)  # (B, N, K): element slot + 1
     bi = np.arange(b)[:, None, None]
     ki = np.arange(k)[None, None, :]
     oneout = compact[bi, ctx, ki]  # (B, N, K)

@@ -249,6 +249,54 @@ def test_single_element_forecast_keeps_weight_one_when_its_inferer_is_withheld()
     np.testing.assert_array_equal(got[0, :, 0], [1.0, 1.0, 1.0])
 
 
+def test_forecast_implied_inferences_follow_each_forecasts_own_element_list() -> None:
+    """§2.3–§2.4 forecast by forecast: elements scattered among the inferers (any count,
+    none included), each inferer withheld in turn; the batched computation on compacted
+    element lists gives what the definition gives on each list."""
+    rng = np.random.default_rng(4)
+    b, k, n = 3, 4, 9
+    inference = rng.normal(size=(b, n))
+    forecast = rng.normal(-1.0, 0.3, size=(b, k, n))
+    element = rng.random((b, k, n)) < 0.5
+    element[0, 0] = False  # no element
+    element[0, 1] = False
+    element[0, 1, 5] = True  # a single element, not the first inferer
+    element[1, 2] = True  # every inferer
+    loss = np.array([-1.0, -0.7, -1.3])
+    got = forecast_implied_inferences(
+        inference,
+        np.where(element, forecast, np.nan),
+        element,
+        loss,
+        np.zeros(b, bool),
+        EPS,
+        PN,
+        CN,
+    )
+
+    def implied(bi: int, ki: int, members: list[int]) -> float:
+        if not members:
+            return np.nan
+        w = regret_weights(
+            (loss[bi] - forecast[bi, ki, members])[None],
+            np.ones((1, len(members)), bool),
+            EPS,
+            PN,
+            CN,
+        )[0]
+        return float(np.sum(w * inference[bi, members]) / np.sum(w)) if w.sum() else np.nan
+
+    for bi in range(b):
+        for ki in range(k):
+            elems = [j for j in range(n) if element[bi, ki, j]]
+            full = implied(bi, ki, elems) if len(elems) != 1 else inference[bi, elems[0]]
+            np.testing.assert_allclose(got[bi, 0, ki], full, rtol=1e-13)
+            for out in range(n):
+                kept = [j for j in elems if j != out]
+                want = inference[bi, elems[0]] if len(elems) == 1 else implied(bi, ki, kept)
+                np.testing.assert_allclose(got[bi, 1 + out, ki], want, rtol=1e-13)
+
+
 def test_all_new_forecast_implied_inference_is_the_median_of_its_elements() -> None:
     """§2.3: allNew → I_k = median{I_j : j ∈ E_k} (forecasts ignored; equal forecasts would
     give the mean 13/3 by weights)."""
