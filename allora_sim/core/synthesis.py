@@ -411,17 +411,19 @@ def synthesize(
     regret[:, rows_oo, n:] = regrets.oneout_inferer_forecaster
     regret[:, rows_oof, n:] = regrets.oneout_forecaster_forecaster
     regret[:, rows_oni, n:] = regrets.onein_forecaster_self[:, :, None]
-    np.copyto(regret, initial_regret[:, None, None], where=np.isnan(regret))
+    # one pass finds both: regrets not stored yet (NaN) and whether all are finite (stored
+    # regrets and the initial regret are; a NaN initial regret would not be)
+    finite = bool(np.isfinite(regret).all())
+    if not finite:
+        np.copyto(regret, initial_regret[:, None, None], where=np.isnan(regret))
+        finite = bool(np.isfinite(regret).all())
     fc_values = np.empty((b, v, k))
     fc_values[:, 0] = fc_implied
     fc_values[:, 1] = np.nan
     fc_values[:, rows_oo] = implied[:, 1:]
     fc_values[:, 2 + n :] = fc_implied[:, None, :]
 
-    # stored regrets and the initial regret are finite (a NaN initial regret would not be)
-    weights = regret_weights(
-        regret, member, epsilon, p_norm, c_norm, finite=bool(np.isfinite(regret).all())
-    )
+    weights = regret_weights(regret, member, epsilon, p_norm, c_norm, finite=finite)
     averaged = _weighted_average(
         weights, inference, member[..., :n], fc_values, all_new, epsilon_safe_div
     )

@@ -297,6 +297,45 @@ def test_forecast_implied_inferences_follow_each_forecasts_own_element_list() ->
                 np.testing.assert_allclose(got[bi, 1 + out, ki], want, rtol=1e-13)
 
 
+def test_regrets_not_stored_read_as_the_initial_regret() -> None:
+    """§2.1: a regret the store does not hold yet (NaN) is the topic's initial regret: the
+    synthesis equals the one with those regrets stored explicitly, and with every regret
+    stored nothing is replaced."""
+    rng = np.random.default_rng(8)
+    b, n, k = 2, 5, 3
+    full = RegretStore(
+        *(
+            rng.normal(size=(b, *shape))
+            for shape in ((n,), (k,), (n,), (n, n), (n, k), (k, n), (k, k), (k, n), (k,))
+        )
+    )
+    unset = [rng.random(a.shape) < 0.4 for a in vars(full).values()]
+    initial = np.array([0.3, -0.2])
+    partial = RegretStore(
+        *(np.where(u, np.nan, a) for u, a in zip(unset, vars(full).values(), strict=True))
+    )
+    filled = RegretStore(
+        *(
+            np.where(u, initial.reshape(-1, *[1] * (a.ndim - 1)), a)
+            for u, a in zip(unset, vars(full).values(), strict=True)
+        )
+    )
+    args = (
+        rng.normal(size=(b, n)),
+        np.ones((b, n), bool),
+        rng.normal(-1, 0.2, (b, k, n)),
+        np.ones((b, k, n), bool),
+    )
+
+    def values(store: RegretStore) -> np.ndarray:
+        return synthesize(
+            *args, store, initial, np.array([-1.1, -0.9]), EPS, PN, CN, 1e-7
+        ).values.flat()
+
+    assert np.array_equal(values(partial), values(filled))
+    assert not np.array_equal(values(partial), values(full))
+
+
 def test_all_new_forecast_implied_inference_is_the_median_of_its_elements() -> None:
     """§2.3: allNew → I_k = median{I_j : j ∈ E_k} (forecasts ignored; equal forecasts would
     give the mean 13/3 by weights)."""
