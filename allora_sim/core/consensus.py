@@ -128,18 +128,27 @@ def _scores_gram(
     pi = adj / add(adj, axis=1)[:, None]  # (C, M, B)
     h_pi = add(pi[:, :, None] * gram, axis=1)  # (C, M, B): (π_c H)_m
     quad = add(h_pi * pi, axis=1)  # (C, B): π_c H π_cᵀ
-    d2 = diag - 2.0 * h_pi + quad[:, None]  # (C, M, B)
-    norm_sq = rr + 2.0 * add(pi * q, axis=1) + quad  # (C, B)
-    return _score(d2, np.sqrt(np.maximum(norm_sq, 0.0)), eps_reputer, eps_safe)
+    pi *= q
+    norm_sq = rr + 2.0 * add(pi, axis=1) + quad  # (C, B)
+    # d2 = H_mm − 2 (π_c H)_m + π_c H π_cᵀ, in place of (π_c H)
+    h_pi *= -2.0
+    h_pi += diag
+    h_pi += quad[:, None]  # (C, M, B)
+    np.maximum(norm_sq, 0.0, out=norm_sq)
+    return _score(h_pi, np.sqrt(norm_sq, out=norm_sq), eps_reputer, eps_safe)
 
 
 def _score(d2: Array, norm: Array, eps_reputer: float, eps_safe: float) -> Array:
     """``GetConsensusScore``: 1 / (‖L_m − L̄‖ / ‖L̄‖ + ε_rep); ‖L̄‖ = 0 → EpsilonSafeDiv.
 
-    ``d2 (X, M, Y)`` squared distances, ``norm (X, Y)`` consensus norms."""
+    ``d2 (X, M, Y)`` squared distances (a temporary: overwritten with the scores),
+    ``norm (X, Y)`` consensus norms."""
     norm = np.where(norm == 0.0, eps_safe, norm)
-    dist = np.sqrt(np.maximum(d2, 0.0))
-    return 1.0 / (dist / norm[:, None, :] + eps_reputer)
+    np.maximum(d2, 0.0, out=d2)
+    np.sqrt(d2, out=d2)  # the distances
+    d2 /= norm[:, None, :]
+    d2 += eps_reputer
+    return np.divide(1.0, d2, out=d2)
 
 
 def reputer_consensus(
@@ -217,9 +226,12 @@ def reputer_consensus(
                 break
             step = np.where(a == 1.0, -0.001, 0.001)  # (M, B)
             # GetAdjustedStake: min(1, N·a·S / Σ a·S) for the current and every nudged vector
-            a_s = (a + nudge * step) * s_t  # (C, M, B)
+            a_s = nudge * step
+            a_s += a
+            a_s *= s_t  # (C, M, B)
             total = add(a_s, axis=1)  # (C, B)
-            adj = np.minimum(a_s * (n_rep / total)[:, None], 1.0)
+            a_s *= (n_rep / total)[:, None]
+            adj = np.minimum(a_s, 1.0, out=a_s)
             if general.size == 0:
                 score = _scores_gram(adj, gram, diag, q, rr, epsilon_reputer, epsilon_safe_div)
             else:
@@ -238,7 +250,9 @@ def reputer_consensus(
                 ).transpose(2, 1, 0)
             weighted = add(score * s_t, axis=1)  # (C, B): Σ_m S_m · score_m
             grad = (1.0 - weighted[:1] / weighted[1:]) / step
-            new = np.minimum(np.maximum(a + learning_rate * grad, 0.0), 1.0)
+            grad *= learning_rate
+            grad += a
+            new = np.minimum(np.maximum(grad, 0.0, out=grad), 1.0, out=grad)
             new = np.where(member_t, new, 0.0)
             f_new = add(new * s_t, axis=0) / sum_s
             below = f_new < min_stake_fraction
