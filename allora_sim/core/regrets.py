@@ -81,7 +81,11 @@ def update_regrets(
             view(visit, i)[...] = visited[0]
         else:
             np.logical_and(visited[0][:, :, None], visited[1][:, None, :], out=view(visit, i))
-    filled = np.where(np.isnan(prev), initial_regret[:, None], prev)
+    unset = np.isnan(prev)
+    if unset.any():
+        filled = np.where(unset, initial_regret[:, None], prev)
+    else:  # every regret stored (the steady state): blended in place when all are visited
+        filled = prev if everywhere else prev.copy()
     # losses are finite or NaN: no error state to manage
     filled = ema(alpha, current, filled, False, finite=True, overwrite=True)
     if not everywhere:

@@ -96,6 +96,38 @@ def test_missing_previous_regret_reads_as_initial_regret() -> None:
     assert np.isnan(new.inferer[0, 1])  # no loss for inferer 1: not visited
 
 
+@pytest.mark.parametrize("all_losses", [True, False])
+def test_a_fully_stored_store_blends_what_is_visited_and_keeps_the_rest(all_losses: bool) -> None:
+    """§3.2 with every regret already stored: visited keys are blended, the others keep their
+    value; the store given is not modified."""
+    n, k = 2, 1
+    full = {
+        "combined": -1.0,
+        "naive": -0.9,
+        "inferer": [-1.2, -0.8],
+        "forecaster": [-1.1],
+        "oneout_inferer": [-0.95, -1.05],
+        "oneout_forecaster": [-1.0],
+        "onein_forecaster": [-1.15],
+        "oneout_inferer_forecaster": [[-1.0, -0.9]],
+    }
+    if not all_losses:
+        full["inferer"] = [-1.2, np.nan]
+    losses = _bundle((1,), n, k, **full)
+    empty = RegretStore.empty(1, n, k)
+    store = RegretStore(*(np.full(getattr(empty, f).shape, 0.5) for f in vars(empty)))
+    new = update_regrets(store, losses, 0.1, np.array([0.2]), np.ones((1, k), bool))
+    assert all((getattr(store, f) == 0.5).all() for f in vars(store))  # untouched
+    assert new.inferer[0, 0] == pytest.approx(0.1 * (-1.0 + 1.2) + 0.9 * 0.5, rel=1e-14)
+    assert new.naive_inferer[0, 0] == pytest.approx(0.1 * (-0.9 + 1.2) + 0.9 * 0.5, rel=1e-14)
+    if all_losses:
+        assert new.inferer[0, 1] == pytest.approx(0.1 * (-1.0 + 0.8) + 0.9 * 0.5, rel=1e-14)
+    else:  # inferer 1 has no loss: its keys are not visited
+        assert new.inferer[0, 1] == 0.5 and new.naive_inferer[0, 1] == 0.5
+        assert (new.oneout_inferer_inferer[0, :, 1] == 0.5).all()
+        assert new.oneout_inferer_inferer[0, 0, 0] != 0.5
+
+
 def test_initial_regret_stays_zero_without_experienced_workers() -> None:
     """§3.3: InitialRegret changes only when some worker is experienced (inclusions ≥ 1/α = 10):
     a new topic keeps exactly 0 for its first epochs."""
