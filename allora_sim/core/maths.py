@@ -22,6 +22,7 @@ __all__ = [
     "expand",
     "masked_median",
     "masked_std",
+    "max_last",
     "nan_to_zero",
     "phi",
     "phi_prime",
@@ -66,6 +67,22 @@ def expand(a: np.ndarray, axis: int) -> np.ndarray:
     if axis < 0:
         axis += a.ndim + 1
     return a.reshape((*a.shape[:axis], 1, *a.shape[axis:]))
+
+
+def max_last(x: Array) -> Array:
+    """``np.maximum.reduce(x, axis=-1)``, by halving the last axis: a few elementwise maxima of
+    whole arrays instead of one short reduction per row (several times faster for the
+    synthesis' rows of tens of entries). The maximum does not depend on the order it is taken
+    in (NaN propagates either way); only which of two tied zeros ±0 it returns may differ."""
+    if x.shape[-1] == 0:
+        return np.maximum.reduce(x, axis=-1)  # its error for an empty axis
+    while x.shape[-1] > 1:
+        h = x.shape[-1] // 2
+        head = np.maximum(x[..., :h], x[..., h : 2 * h])
+        if x.shape[-1] % 2:  # the odd one out joins the first
+            np.maximum(head[..., :1], x[..., 2 * h :], out=head[..., :1])
+        x = head
+    return x[..., 0]
 
 
 def masked_std(x: Array, mask: Mask, axis: int = -1, finite: bool = False) -> Array:

@@ -16,7 +16,15 @@ from typing import Any
 import numpy as np
 
 from allora_sim.core.bundle import ValueBundle
-from allora_sim.core.maths import Array, Mask, expand, masked_median, masked_std, take_last
+from allora_sim.core.maths import (
+    Array,
+    Mask,
+    expand,
+    masked_median,
+    masked_std,
+    max_last,
+    take_last,
+)
 
 __all__ = [
     "ERROR_BAR_PERCENTILES",
@@ -149,7 +157,8 @@ def regret_weights(
         # same order, whatever the layout of a broadcast ``regret``)
         r = np.divide(regret, expand(d, axis), order="C")
         outside = ~member
-        r_max = expand(np.maximum.reduce(r - outside * _FLOAT_MAX, axis=axis), axis)
+        r_max = r - outside * _FLOAT_MAX
+        r_max = expand(max_last(r_max) if axis == -1 else np.maximum.reduce(r_max, axis=axis), axis)
     else:
         # r̂ = R/(σ + ε) with non-members at −∞: they drop out of the maximum and get
         # weight p/(1 + e^∞) = 0 below without a mask.

@@ -15,6 +15,7 @@ from allora_sim.core.maths import (
     ema,
     masked_median,
     masked_std,
+    max_last,
     phi,
     phi_prime,
     quantile_of_decs,
@@ -179,6 +180,18 @@ def test_regret_weights_for_finite_regrets_are_the_masked_ones(axis: int) -> Non
         got = regret_weights(shared, member, 1e-4, 3.0, 0.75, axis=axis, finite=True)
         assert got.flags.c_contiguous
         assert np.array_equal(got, regret_weights(shared, member, 1e-4, 3.0, 0.75, axis=axis))
+
+
+def test_max_last_is_the_maximum_over_the_last_axis() -> None:
+    rng = np.random.default_rng(12)
+    for width in [*range(1, 20), 37, 38, 64, 65]:
+        x = rng.normal(size=(4, 3, width))
+        x[0, 0] = -np.inf
+        x[1, 1, rng.integers(width)] = np.nan  # propagates, as in the reduction
+        x[2, 2, rng.integers(width)] = np.inf
+        assert np.array_equal(max_last(x), np.maximum.reduce(x, axis=-1), equal_nan=True)
+    with pytest.raises(ValueError):
+        max_last(np.zeros((2, 0)))
 
 
 def test_weighted_percentiles_interpolate_plotting_positions() -> None:
