@@ -12,6 +12,7 @@ import pytest
 from allora_sim.core import ValueBundle
 from allora_sim.core.consensus import _gram, _scores_general, _scores_gram
 from allora_sim.core.maths import (
+    count_last,
     ema,
     masked_median,
     masked_std,
@@ -192,6 +193,15 @@ def test_max_last_is_the_maximum_over_the_last_axis() -> None:
         assert np.array_equal(max_last(x), np.maximum.reduce(x, axis=-1), equal_nan=True)
     with pytest.raises(ValueError):
         max_last(np.zeros((2, 0)))
+
+
+def test_count_last_counts_the_mask_over_the_last_axis() -> None:
+    rng = np.random.default_rng(13)
+    for width in [0, 1, 2, 3, 7, 38, 254, 255, 256, 300]:
+        mask = rng.random((3, 4, width)) < 0.7
+        mask[0, 0] = True  # a full row: the largest count a byte must hold
+        got = count_last(mask)
+        assert got.dtype == np.int64 and np.array_equal(got, np.add.reduce(mask, axis=-1))
 
 
 def test_weighted_percentiles_interpolate_plotting_positions() -> None:
