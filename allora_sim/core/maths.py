@@ -43,8 +43,14 @@ def nan_to_zero(x: Array) -> Array:
 
 
 def same(a: np.ndarray, b: np.ndarray) -> bool:
-    """``np.array_equal`` for two arrays, without its argument handling."""
-    return a.shape == b.shape and bool((a == b).all())
+    """``np.array_equal`` for two arrays, without its argument handling. Integer and boolean
+    arrays of one dtype (ids, masks) compare as bytes: equal bytes are equal values there
+    (not for floats: NaN, ±0)."""
+    if a.shape != b.shape:
+        return False
+    if a.dtype == b.dtype and a.dtype.kind in "iub":
+        return a is b or a.tobytes() == b.tobytes()
+    return bool((a == b).all())
 
 
 def take_last(a: np.ndarray, idx: np.ndarray) -> np.ndarray:

@@ -20,6 +20,7 @@ from allora_sim.core.maths import (
     phi,
     phi_prime,
     quantile_of_decs,
+    same,
 )
 from allora_sim.core.regrets import topic_initial_regret
 from allora_sim.core.rewards import (
@@ -202,6 +203,26 @@ def test_count_last_counts_the_mask_over_the_last_axis() -> None:
         mask[0, 0] = True  # a full row: the largest count a byte must hold
         got = count_last(mask)
         assert got.dtype == np.int64 and np.array_equal(got, np.add.reduce(mask, axis=-1))
+
+
+def test_same_is_array_equal() -> None:
+    ids = np.arange(12).reshape(3, 4)
+    cases = [
+        (ids, ids.copy()),
+        (ids, ids),
+        (ids, ids + (ids == 7)),
+        (ids, ids.T.copy().T),  # another memory layout
+        (ids, ids[:, :3]),
+        (ids > 5, ids > 5),
+        (ids > 5, ids > 6),
+        (ids.astype(np.int32), ids),  # another dtype: compared by value
+        (np.array([0.0, 1.0]), np.array([-0.0, 1.0])),  # ±0 are equal
+        (np.array([np.nan, 1.0]), np.array([np.nan, 1.0])),  # NaN is not
+    ]
+    nan = np.array([np.nan])
+    cases.append((nan, nan))  # not even itself
+    for a, b in cases:
+        assert same(a, b) == np.array_equal(a, b), (a, b)
 
 
 def test_weighted_percentiles_interpolate_plotting_positions() -> None:
