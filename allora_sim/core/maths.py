@@ -18,12 +18,10 @@ Mask = np.ndarray
 __all__ = [
     "Array",
     "Mask",
-    "count_last",
     "ema",
     "expand",
     "masked_median",
     "masked_std",
-    "max_last",
     "nan_to_zero",
     "phi",
     "phi_prime",
@@ -76,39 +74,6 @@ def expand(a: np.ndarray, axis: int) -> np.ndarray:
     return a.reshape((*a.shape[:axis], 1, *a.shape[axis:]))
 
 
-def max_last(x: Array) -> Array:
-    """``np.maximum.reduce(x, axis=-1)``, by halving the last axis: a few elementwise maxima of
-    whole arrays instead of one short reduction per row (several times faster for the
-    synthesis' rows of tens of entries). The maximum does not depend on the order it is taken
-    in (NaN propagates either way); only which of two tied zeros ±0 it returns may differ."""
-    if x.shape[-1] == 0:
-        return np.maximum.reduce(x, axis=-1)  # its error for an empty axis
-    while x.shape[-1] > 1:
-        h = x.shape[-1] // 2
-        head = np.maximum(x[..., :h], x[..., h : 2 * h])
-        if x.shape[-1] % 2:  # the odd one out joins the first
-            np.maximum(head[..., :1], x[..., 2 * h :], out=head[..., :1])
-        x = head
-    return x[..., 0]
-
-
-def count_last(mask: Mask) -> np.ndarray:
-    """``np.add.reduce(mask, axis=-1)`` (int64 counts of a boolean mask), by halving the last
-    axis in bytes when it is short (< 256): a few additions of whole arrays instead of one
-    short reduction per row. Counts are exact either way."""
-    width = mask.shape[-1]
-    if width == 0 or width > 255:
-        return np.add.reduce(mask, axis=-1)
-    x = mask.view(np.uint8)
-    while x.shape[-1] > 1:
-        h = x.shape[-1] // 2
-        head = np.add(x[..., :h], x[..., h : 2 * h])
-        if x.shape[-1] % 2:
-            head[..., :1] += x[..., 2 * h :]
-        x = head
-    return x[..., 0].astype(np.int64)
-
-
 def masked_std(x: Array, mask: Mask, axis: int = -1, finite: bool = False) -> Array:
     """Sample standard deviation with Bessel's correction over the masked elements.
 
@@ -119,7 +84,7 @@ def masked_std(x: Array, mask: Mask, axis: int = -1, finite: bool = False) -> Ar
     a leading list axis turns the sums into additions of whole rows, much faster for short lists.
     """
     add = np.add.reduce
-    n = count_last(mask) if axis == -1 else add(mask, axis=axis)
+    n = add(mask, axis=axis)
     xm = np.multiply(x, mask, order="C") if finite else np.where(mask, x, 0.0)
     mean = add(xm, axis=axis) / np.maximum(n, 1)
     xm -= expand(mean, axis)

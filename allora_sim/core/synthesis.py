@@ -22,7 +22,6 @@ from allora_sim.core.maths import (
     expand,
     masked_median,
     masked_std,
-    max_last,
     take_last,
 )
 
@@ -157,8 +156,7 @@ def regret_weights(
         # same order, whatever the layout of a broadcast ``regret``)
         r = np.divide(regret, expand(d, axis), order="C")
         outside = ~member
-        r_max = r - outside * _FLOAT_MAX
-        r_max = expand(max_last(r_max) if axis == -1 else np.maximum.reduce(r_max, axis=axis), axis)
+        r_max = expand(np.maximum.reduce(r - outside * _FLOAT_MAX, axis=axis), axis)
     else:
         # r̂ = R/(σ + ε) with non-members at −∞: they drop out of the maximum and get
         # weight p/(1 + e^∞) = 0 below without a mask.

@@ -12,11 +12,9 @@ import pytest
 from allora_sim.core import ValueBundle
 from allora_sim.core.consensus import _gram, _scores_general, _scores_gram
 from allora_sim.core.maths import (
-    count_last,
     ema,
     masked_median,
     masked_std,
-    max_last,
     phi,
     phi_prime,
     quantile_of_decs,
@@ -182,27 +180,6 @@ def test_regret_weights_for_finite_regrets_are_the_masked_ones(axis: int) -> Non
         got = regret_weights(shared, member, 1e-4, 3.0, 0.75, axis=axis, finite=True)
         assert got.flags.c_contiguous
         assert np.array_equal(got, regret_weights(shared, member, 1e-4, 3.0, 0.75, axis=axis))
-
-
-def test_max_last_is_the_maximum_over_the_last_axis() -> None:
-    rng = np.random.default_rng(12)
-    for width in [*range(1, 20), 37, 38, 64, 65]:
-        x = rng.normal(size=(4, 3, width))
-        x[0, 0] = -np.inf
-        x[1, 1, rng.integers(width)] = np.nan  # propagates, as in the reduction
-        x[2, 2, rng.integers(width)] = np.inf
-        assert np.array_equal(max_last(x), np.maximum.reduce(x, axis=-1), equal_nan=True)
-    with pytest.raises(ValueError):
-        max_last(np.zeros((2, 0)))
-
-
-def test_count_last_counts_the_mask_over_the_last_axis() -> None:
-    rng = np.random.default_rng(13)
-    for width in [0, 1, 2, 3, 7, 38, 254, 255, 256, 300]:
-        mask = rng.random((3, 4, width)) < 0.7
-        mask[0, 0] = True  # a full row: the largest count a byte must hold
-        got = count_last(mask)
-        assert got.dtype == np.int64 and np.array_equal(got, np.add.reduce(mask, axis=-1))
 
 
 def test_same_is_array_equal() -> None:
