@@ -477,8 +477,10 @@ def standard_normal32(rng: np.random.Generator, shape: tuple[int, ...]) -> np.nd
     n = math.prod(shape)
     h = (n + 1) // 2
     # 2h uniforms on the float32 grid, k·2⁻²⁴ from the top 24 bits of each 32-bit half of the
-    # bit generator's 64-bit outputs: what ``rng.random(2h, dtype=np.float32)`` draws (low
-    # half first), without its call per value
+    # bit generator's 64-bit outputs (low half first), without a call per value. For a 64-bit
+    # generator (numpy's default PCG64) holding no buffered 32-bit half, these are the values
+    # ``rng.random(2h, dtype=np.float32)`` draws; the reputers' generators make only 64-bit
+    # draws, so they never hold one.
     bits = rng.bit_generator.random_raw(h).view(np.uint32)
     bits >>= 8
     u = bits.view(np.int32).astype(np.float32)

@@ -148,16 +148,20 @@ def regret_weights(
     if regret.shape[axis] == 0:
         return np.zeros(regret.shape)
     d = masked_std(regret, member, axis, finite) + epsilon
+    # ``finite``: every regret is finite (the caller's guarantee) and so is every σ (regrets
+    # below ~1e154): r̂ = R/(σ + ε) everywhere; the maximum runs over the members' r̂ with the
+    # others pushed below any of them, and the weights of non-members are dropped with
+    # ``keep`` (no select over the array). A non-member's r̂ overflowing to +∞ would top the
+    # maximum: then (and for an infinite σ) the select below, whose numbers these are.
+    finite = finite and bool(np.isfinite(d).all())
     if finite:
-        # every regret finite (the caller's guarantee): r̂ = R/(σ + ε) everywhere; the
-        # maximum runs over the members' r̂ with the others pushed below any of them, and
-        # the weights of non-members are dropped with ``keep`` (no select over the array)
         # (C order, as the select's result: the sums over the list axis below then add in the
         # same order, whatever the layout of a broadcast ``regret``)
         r = np.divide(regret, expand(d, axis), order="C")
         outside = ~member
         r_max = expand(np.maximum.reduce(r - outside * _FLOAT_MAX, axis=axis), axis)
-    else:
+        finite = not np.isposinf(r_max).any()
+    if not finite:
         # r̂ = R/(σ + ε) with non-members at −∞: they drop out of the maximum and get
         # weight p/(1 + e^∞) = 0 below without a mask.
         r = np.where(member, regret, -np.inf)

@@ -89,14 +89,14 @@ def drip(
 
 def _epochs_per_week_dec(blocks_per_month: int, epoch_length: int) -> tuple[int, int] | None:
     """``N_epw`` as the chain's decimal (34 digits, rounded down): ``(n, d)`` with the value
-    ``n / d``; ``None`` when the chain does not drip (``ℓ ≤ 0`` or ``N_epw = 0``)."""
+    ``n / d``; ``None`` where the chain does not drip (``ℓ ≤ 0`` or ``N_epw = 0``)."""
     if epoch_length <= 0:
         return None
     with localcontext() as dec:
         dec.prec = 34
         dec.rounding = ROUND_DOWN
         epw = Decimal(blocks_per_month) / Decimal("4.345") / Decimal(epoch_length)
-    if epw <= 0:
+    if epw == 0:
         return None
     n, d = epw.as_integer_ratio()
     return n, d
@@ -108,7 +108,7 @@ _E34 = 10**34
 
 def _drip_one(c: int, epw: tuple[int, int] | None) -> int:
     """``max(0, trunc(C − q))`` with ``q = C / N_epw`` truncated to 34 significant digits, for
-    ``N_epw = n/d``, in integers (``None``: no drip).
+    ``N_epw = n/d``, in integers (``None``: no drip; ``N_epw = 0`` or ``ℓ ≤ 0``).
 
     For ``C < 10^34`` the decimal subtraction ``C − q``, rounded down to 34 digits, keeps its
     integer part and only drops fractional digits, as ``trunc`` does: the result is
@@ -117,14 +117,15 @@ def _drip_one(c: int, epw: tuple[int, int] | None) -> int:
     plus one if the ``k = 34 − digits(fl)`` fractional digits kept are not all zero
     (``r·10^k ≥ n``; ``k ≥ 6`` when ``fl < 10^28``, so a fraction of at least 10⁻⁶ settles it
     at once), or, when ``fl`` has more than 34 digits, ``fl`` with its digits beyond the 34th
-    zeroed. Larger ``C`` (beyond any supply) take the decimal route itself.
+    zeroed. Larger or negative ``C`` (beyond any supply) and a negative ``N_epw`` take the
+    decimal route itself.
     """
     if epw is None:
         return c
-    if c <= 0:
-        return max(0, c)
+    if c == 0:
+        return 0
     n, d = epw
-    if c >= _E34:
+    if not 0 < c < _E34 or n < 0:  # beyond any revenue or N_epw (from invalid parameters)
         with localcontext() as dec:
             dec.prec = 34
             dec.rounding = ROUND_DOWN

@@ -155,15 +155,16 @@ def _drip_by_decimals(revenue: int, bpm: int, ell: int) -> int:
 @given(
     st.one_of(
         st.integers(0, 10**27),
-        st.integers(0, 10**6),
+        st.integers(-(10**6), 10**6),  # negative: no revenue is, but the arithmetic holds
         st.builds(lambda e, x: 10**e + x, st.integers(0, 40), st.integers(0, 10**6)),
     ),
-    st.one_of(st.integers(0, 10**7), st.sampled_from([525_960, 864_000])),
+    st.one_of(st.integers(-(10**6), 10**7), st.sampled_from([525_960, 864_000])),
     st.one_of(st.integers(-2, 1000), st.integers(1, 10**30)),
 )
 def test_drip_equals_the_decimal_arithmetic(revenue: int, bpm: int, ell: int) -> None:
     """The integer implementation gives the decimal one's result exactly, including revenue
-    beyond 10^34 (where it falls back to decimals), tiny and zero N_epw, and ℓ ≤ 0."""
+    beyond 10^34 (where it falls back to decimals), tiny, zero and negative N_epw, negative
+    revenue, and ℓ ≤ 0."""
     out = topics.drip(np.array([revenue, revenue], dtype=object), bpm, np.array([ell, 1]))
     assert int(out[0]) == _drip_by_decimals(revenue, bpm, ell)
     assert int(out[1]) == _drip_by_decimals(revenue, bpm, 1)

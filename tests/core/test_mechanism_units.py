@@ -181,6 +181,15 @@ def test_regret_weights_for_finite_regrets_are_the_masked_ones(axis: int) -> Non
         assert got.flags.c_contiguous
         assert np.array_equal(got, regret_weights(shared, member, 1e-4, 3.0, 0.75, axis=axis))
 
+    # extreme finite regrets: an overflowing σ, a non-member's r̂ overflowing to +∞ — the
+    # finite path hands these to the select, whose numbers they are
+    member3 = np.array([[True, True, False]])
+    for extreme in ([[1e160, -1e160, 3.0]], [[-1.0, -1.0, 1e307]], [[1e307, -1.0, 2.0]]):
+        with np.errstate(invalid="ignore", over="ignore"):  # ∞ − ∞ and ∞/∞ on the way
+            want = regret_weights(np.array(extreme), member3, 0.01, 3.0, 0.75)
+            got = regret_weights(np.array(extreme), member3, 0.01, 3.0, 0.75, finite=True)
+        assert np.array_equal(got, want, equal_nan=True), extreme
+
 
 def test_same_is_array_equal() -> None:
     ids = np.arange(12).reshape(3, 4)
