@@ -210,16 +210,6 @@ class AlloraModel(mesa.Model):
             delegator_topics,
         )
         eco = self.economy
-        # every worker's account and topic, in the order the data-sending fees are collected
-        n, k = self.sizes[0], self.sizes[1]
-        self._all_workers = (
-            np.concatenate([eco.accounts["inferers"].ravel(), eco.accounts["forecasters"].ravel()]),
-            np.concatenate([np.repeat(np.arange(self.n_topics), w) for w in (n, k)]),
-        )
-        self._all_reputers = (
-            eco.accounts["reputers"].ravel(),
-            np.repeat(np.arange(self.n_topics), self.sizes[2]),
-        )
         available = eco.ledger.balance(eco.alloc["participants"]) / UALLO_PER_ALLO
         try:
             for role in ("inferers", "forecasters"):
@@ -457,14 +447,9 @@ class AlloraModel(mesa.Model):
         # nothing to report for a topic without inferences (no reputer nonce opened)
         has_inferences = np.asarray((pend.inferer_ids >= 0).any(axis=1))
         eligible &= has_inferences[:, None]
-        fee = self.params.module.data_sending_fee
-        if eligible.all():  # every reputer reports (the common case): its payers are fixed
-            paid = self.economy.collect_fees(*self._all_reputers, fee).reshape(eligible.shape)
-            eligible &= paid
-        else:
-            t_e, r_e = np.nonzero(eligible)
-            paid = self.economy.pay_fees("reputers", t_e, r_e, fee)
-            eligible[t_e[~paid], r_e[~paid]] = False
+        eligible = self.economy.pay_fees_where(
+            {"reputers": eligible}, self.params.module.data_sending_fee
+        )["reputers"]
         rep_active = self.sets.admit(
             "reputers", eligible, self.store.reputer_score_quantile, pend.nonce
         )
@@ -593,7 +578,7 @@ class AlloraModel(mesa.Model):
         )
         eco.payout(
             # every worker of every topic paid: their accounts in this order are known
-            self._all_workers[0]
+            eco.every_agent(("inferers", "forecasters"))[0]
             if every_worker
             else [("inferers", inf[0], inf[1]), ("forecasters", fc[0], fc[1])],
             Uallo(np.concatenate([inf[2].hi, fc[2].hi]), np.concatenate([inf[2].lo, fc[2].lo])),
@@ -670,26 +655,14 @@ class AlloraModel(mesa.Model):
     ) -> tuple[np.ndarray, np.ndarray]:
         """Each worker payload pays ``DataSendingFee`` (§7.2); unpaid payloads are not sent
         (set to NaN in the arrays given, which are the model's own)."""
-        fee = self.params.module.data_sending_fee
-        accounts = self.economy.accounts
         sent_i, sent_k = np.isfinite(inference), np.isfinite(forecast).any(axis=2)
-        every = sent_i.all() and sent_k.all()
-        if every:  # every worker sent (the common case): the payers of every epoch like it
-            ok = self.economy.collect_fees(*self._all_workers, fee)
-            if ok.all():
-                return inference, forecast
-        t_i, i = np.nonzero(sent_i)
-        t_k, k = np.nonzero(sent_k)
-        if not every:  # one collection for both classes (their accounts are distinct)
-            ok = self.economy.collect_fees(
-                np.concatenate([accounts["inferers"][t_i, i], accounts["forecasters"][t_k, k]]),
-                np.concatenate([t_i, t_k]),
-                fee,
-            )
-        if not ok.all():  # unpaid payloads are not sent (the arrays are the model's own)
-            no_i, no_k = ~ok[: t_i.size], ~ok[t_i.size :]
-            inference[t_i[no_i], i[no_i]] = np.nan
-            forecast[t_k[no_k], k[no_k]] = np.nan
+        paid = self.economy.pay_fees_where(
+            {"inferers": sent_i, "forecasters": sent_k}, self.params.module.data_sending_fee
+        )
+        if not (paid["inferers"].all() and paid["forecasters"].all()):
+            # unpaid payloads are not sent (the arrays are the model's own)
+            inference[sent_i & ~paid["inferers"]] = np.nan
+            forecast[sent_k & ~paid["forecasters"]] = np.nan
         return inference, forecast
 
     def _move_delegations(self, ctx: EpochContext) -> None:

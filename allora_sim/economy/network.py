@@ -106,6 +106,7 @@ class Economy:
         self.stake = StakeBook(
             n_topics, registered.get("reputers", 0), len(delegator_topics), delegator_topics
         )
+        self._every: dict[tuple[str, ...], tuple[np.ndarray, np.ndarray]] = {}
         self.revenue = np.zeros(n_topics, dtype=object)  # topic fee revenue C_t (uallo)
         self.fees_total = np.zeros(n_topics, dtype=object)  # cumulative fees paid
         led.check()
@@ -141,6 +142,43 @@ class Economy:
 
         Returns the mask of agents who paid."""
         return self.collect_fees(self.accounts[role][topics, slots], topics, amounts)
+
+    def every_agent(self, roles: tuple[str, ...]) -> tuple[np.ndarray, np.ndarray]:
+        """The ledger accounts of every agent of ``roles`` and each one's topic, role after
+        role, topic then slot within each (computed once per tuple of roles)."""
+        if roles not in self._every:
+            self._every[roles] = (
+                np.concatenate([self.accounts[r].ravel() for r in roles]),
+                np.concatenate(
+                    [np.repeat(np.arange(self.n_topics), self.accounts[r].shape[1]) for r in roles]
+                ),
+            )
+        return self._every[roles]
+
+    def pay_fees_where(self, sent: dict[str, np.ndarray], amount: int) -> dict[str, np.ndarray]:
+        """One fee ``amount`` from every agent whose cell of its role's ``(topics, slots)`` mask
+        in ``sent`` is set (the data-sending fee of each payload, §7.2), in one collection:
+        roles in the order given, topic then slot within each. Returns per role the mask of
+        the agents who paid (False where nothing was sent)."""
+        if all(bool(m.all()) for m in sent.values()):  # everyone sent: the fixed payer list
+            can = self.collect_fees(*self.every_agent(tuple(sent)), amount)
+            out, a = {}, 0
+            for role, mask in sent.items():
+                out[role] = can[a : a + mask.size].reshape(mask.shape)
+                a += mask.size
+            return out
+        cells = {role: np.nonzero(mask) for role, mask in sent.items()}
+        can = self.collect_fees(
+            np.concatenate([self.accounts[role][t, s] for role, (t, s) in cells.items()]),
+            np.concatenate([t for t, _ in cells.values()]),
+            amount,
+        )
+        out, a = {}, 0
+        for role, (t, s) in cells.items():
+            out[role] = np.zeros(sent[role].shape, dtype=bool)
+            out[role][t, s] = can[a : a + t.size]
+            a += t.size
+        return out
 
     def collect_fees(
         self,

@@ -107,6 +107,37 @@ def test_fees_given_as_limbs_or_ints_book_the_same(topics: list[int]) -> None:
     limbs.check()
 
 
+@pytest.mark.parametrize("everyone", [True, False])
+def test_fees_where_sent_charge_exactly_the_senders_who_can_pay(everyone: bool) -> None:
+    """``pay_fees_where``: every agent whose cell is set pays the fee once, if it can; the
+    masks returned say who paid; revenue grows by the fees paid per topic — the same whether
+    everyone sent (the fixed payer list) or not."""
+    eco = _economy(2)
+    fee = 7 * 10**17
+    eco.fund("inferers", np.array([0, 0, 1]), np.array([0, 2, 1]), np.array([1.0, 1.0, 1.0]))
+    eco.fund("forecasters", np.array([1]), np.array([0]), np.array([5.0]))
+    sent = {"inferers": np.ones((2, 3), bool), "forecasters": np.ones((2, 1), bool)}
+    if not everyone:
+        sent["inferers"][0, 2] = False  # funded but not sending: not charged
+        sent["forecasters"][1, 0] = False
+    before = eco.ledger.balances.copy()
+    rev0 = eco.revenue.copy()
+    paid = eco.pay_fees_where(sent, fee)
+    funded_inf = np.zeros((2, 3), bool)
+    funded_inf[[0, 0, 1], [0, 2, 1]] = True
+    funded_fc = np.array([[False], [True]])
+    assert np.array_equal(paid["inferers"], sent["inferers"] & funded_inf)
+    assert np.array_equal(paid["forecasters"], sent["forecasters"] & funded_fc)
+    after = eco.ledger.balances
+    for role in ("inferers", "forecasters"):
+        for (t, slot), did in np.ndenumerate(paid[role]):
+            acct = eco.accounts[role][t, slot]
+            assert after[acct] == before[acct] - (fee if did else 0)
+    per_topic = [sum(int(paid[r][t].sum()) for r in paid) * fee for t in range(2)]
+    assert (eco.revenue - rev0).tolist() == per_topic
+    eco.check()
+
+
 def test_stake_delegation_and_delayed_removal() -> None:
     eco = _economy()
     book = eco.stake
