@@ -106,6 +106,8 @@ class Uallo:
 
     def ints(self) -> list[Any]:
         """The amounts as (nested) lists of Python ``int``."""
+        if self.hi.ndim == 1 and self.hi.size <= 32:  # a few: Python ints beat the arrays
+            return [h * BASE + lo for h, lo in zip(self.hi.tolist(), self.lo.tolist(), strict=True)]
         if self.hi.size == 0 or self.hi.max() <= _HI_INT64:  # every amount fits int64
             return list((self.hi * BASE + self.lo).tolist())
         out = self.hi.astype(object)

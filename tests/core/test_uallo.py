@@ -112,10 +112,11 @@ def test_long_sums_fall_back_to_python_ints(monkeypatch) -> None:
     assert Uallo.of_ints(xs).total() == sum(xs)
 
 
-@pytest.mark.parametrize("n", [1, 128, 129, 1000])
+@pytest.mark.parametrize("n", [1, 32, 33, 128, 129, 1000])
 def test_totals_and_ints_on_either_side_of_their_shortcuts(n: int) -> None:
-    """``total`` sums up to 128 amounts as Python ints and more on the limbs; ``ints`` reads
-    amounts all below one ALLO off the low limb: exact either way."""
+    """``total`` sums up to 128 amounts as Python ints and more on the limbs; ``ints`` turns
+    up to 32 amounts into Python ints one by one, and reads more that are all below 9 ALLO
+    through int64: exact either way."""
     rng = np.random.default_rng(n)
     big = [
         int(x) * 10**9 + int(y)

@@ -103,6 +103,23 @@ def test_random_transfers_conserve_exactly(moves) -> None:
     led.check()
 
 
+@pytest.mark.parametrize("n", [40, 300])
+def test_range_totals_of_few_and_many_accounts(n: int) -> None:
+    """Spans of up to 128 accounts are summed as Python ints, longer ones on the limbs:
+    the same exact totals, carries across the low limb included."""
+    rng = np.random.default_rng(n)
+    balances = [
+        int(h) * 10**18 + int(x)
+        for h, x in zip(rng.integers(0, 10**6, n), rng.integers(10**17, 10**18, n), strict=True)
+    ]
+    led = Ledger(MAX)
+    led.open_many([f"a{i}" for i in range(n)], balances)
+    led.set_genesis_pools(unminted=MAX - sum(balances), locked={})
+    cuts = sorted(rng.choice(np.arange(1, n), 4, replace=False).tolist())
+    ranges = [(0, cuts[0]), (cuts[1], cuts[2]), (cuts[2], cuts[2]), (cuts[3], n)]
+    assert led.range_totals(ranges) == [sum(balances[a:b]) for a, b in ranges]
+
+
 def test_range_totals_refuses_overlaps_and_ranges_beyond_the_accounts() -> None:
     led = Ledger(MAX)
     led.open_many(["a", "b", "c"], [1, 2, 3])
