@@ -9,7 +9,7 @@ Arrays run over topics (leading axis). Mirrors ``GetTargetWeight`` / ``GetCurren
 
 from __future__ import annotations
 
-from decimal import ROUND_DOWN, Decimal, localcontext
+from decimal import ROUND_DOWN, Context, Decimal, localcontext
 
 import numpy as np
 
@@ -87,14 +87,15 @@ def drip(
     return out.reshape(rev.shape)
 
 
+_DEC34 = Context(prec=34, rounding=ROUND_DOWN)  # the chain's decimals: 34 digits, rounded down
+
+
 def _epochs_per_week_dec(blocks_per_month: int, epoch_length: int) -> tuple[int, int] | None:
     """``N_epw`` as the chain's decimal (34 digits, rounded down): ``(n, d)`` with the value
     ``n / d``; ``None`` where the chain does not drip (``ℓ ≤ 0`` or ``N_epw = 0``)."""
     if epoch_length <= 0:
         return None
-    with localcontext() as dec:
-        dec.prec = 34
-        dec.rounding = ROUND_DOWN
+    with localcontext(_DEC34):
         epw = Decimal(blocks_per_month) / Decimal("4.345") / Decimal(epoch_length)
     if epw == 0:
         return None
@@ -126,9 +127,7 @@ def _drip_one(c: int, epw: tuple[int, int] | None) -> int:
         return 0
     n, d = epw
     if not 0 < c < _E34 or n < 0:  # beyond any revenue or N_epw (from invalid parameters)
-        with localcontext() as dec:
-            dec.prec = 34
-            dec.rounding = ROUND_DOWN
+        with localcontext(_DEC34):
             return max(0, int(Decimal(c) - Decimal(c) / (Decimal(n) / Decimal(d))))
     fl, r = divmod(c * d, n)
     if r == 0:
